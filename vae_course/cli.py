@@ -1,0 +1,122 @@
+"""The course's command line: ``python3 -m vae_course COMMAND``.
+
+``lab``, ``test`` and ``setup`` run on a bare ``python3`` (standard library only): they
+create ``.venv/`` beside the package, install the pinned stack into it, and then run
+JupyterLab or pytest from it. ``exercises`` is also standard-library only. ``check``
+needs torch and re-runs itself inside ``.venv`` when the current Python lacks it.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV = REPO / ".venv"
+PINS = Path(__file__).resolve().parent / "pinned-requirements.txt"
+MARKER = VENV / ".vae-course-installed"
+# Modules whose presence means "this Python already has the whole course stack"
+# (a conda environment made from environment.yml, say); then no .venv is made.
+STACK = ("torch", "torchvision", "sklearn", "matplotlib", "tqdm", "ipywidgets",
+         "jupyterlab", "nbval", "pytest", "jupyterlab_rise")
+
+
+def _venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _stack_fingerprint() -> str:
+    data = PINS.read_bytes() + (REPO / "pyproject.toml").read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _current_env_has_stack() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in STACK)
+
+
+def ensure_environment() -> Path:
+    """Return the Python that has the course stack, installing it into .venv if needed."""
+    if _current_env_has_stack() and importlib.util.find_spec("vae_course") is not None:
+        return Path(sys.executable)
+    python = _venv_python()
+    if MARKER.exists() and MARKER.read_text() == _stack_fingerprint():
+        return python
+    if not python.exists():
+        print(f"[vae-course] creating a virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("[vae-course] installing the pinned course stack (first time: a few minutes)")
+    cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check",
+           "-r", str(PINS), "-e", f"{REPO}[test,lecture]"]
+    if subprocess.call(cmd) != 0:
+        sys.exit("[vae-course] installation failed; the pip output above says why. "
+                 "Fix it (network to the package index? disk space?) and run the command again.")
+    MARKER.write_text(_stack_fingerprint())
+    return python
+
+
+def _run(python: Path, args: list[str], env: dict[str, str] | None = None) -> int:
+    return subprocess.call([str(python), *args], cwd=REPO, env={**os.environ, **(env or {})})
+
+
+def cmd_setup(_: argparse.Namespace) -> int:
+    python = ensure_environment()
+    print(f"[vae-course] ready: {python}")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    python = ensure_environment()
+    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *args.rest])
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    python = ensure_environment()
+    # Quick mode is also switched on by vae_course.pytest_plugin; setting it here makes
+    # the notebook kernels inherit it whatever plugin order pytest picks.
+    pytest_args = ["-m", "pytest", "--nbval-lax", "--nbval-current-env", *args.rest]
+    return _run(python, pytest_args, env={"VAE_COURSE_QUICK": "1"})
+
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from vae_course.exercises import write_stubs, stale_stubs
+    if args.check:
+        stale = stale_stubs(REPO / "solutions", REPO / "exercises")
+        for name in stale:
+            print(f"exercises/{name} differs from what solutions/{name} generates")
+        return 1 if stale else 0
+    for path in write_stubs(REPO / "solutions", REPO / "exercises"):
+        print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("torch") is None:
+        python = ensure_environment()
+        return _run(python, ["-m", "vae_course", "check", *sys.argv[3:]])
+    from vae_course.exercises import check_exercise
+    source = REPO / ("solutions" if args.solutions else "exercises")
+    return 0 if check_exercise(args.exercise, source) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m vae_course", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("setup", help="install the pinned stack into .venv (if needed)")
+    lab = sub.add_parser("lab", help="set up (if needed) and open the course in JupyterLab")
+    lab.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for jupyter lab")
+    test = sub.add_parser("test", help="set up (if needed) and run the whole test suite in quick mode")
+    test.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for pytest")
+    ex = sub.add_parser("exercises", help="regenerate exercises/ from solutions/")
+    ex.add_argument("--check", action="store_true", help="only report stubs that are out of date")
+    check = sub.add_parser("check", help="check one exercise, e.g. `check 01`")
+    check.add_argument("exercise", help="exercise number or file name, e.g. 01 or ex01_pca")
+    check.add_argument("--solutions", action="store_true", help="check solutions/ instead of exercises/")
+    args = parser.parse_args(argv)
+    handler = {"setup": cmd_setup, "lab": cmd_lab, "test": cmd_test,
+               "exercises": cmd_exercises, "check": cmd_check}[args.command]
+    return handler(args)

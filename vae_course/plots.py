@@ -1,0 +1,85 @@
+"""Figures used across the course: image grids, latent scatters and training curves.
+
+Every function titles its axes object and labels both axes, and returns the ``Axes`` so a
+notebook can add to it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from torchvision.utils import make_grid
+
+from vae_course import validate
+from vae_course.train import History
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    return ax if ax is not None else plt.subplots(figsize=figsize)[1]
+
+
+def show_images(images: torch.Tensor, title: str, *, nrow: int = 10, ax: Axes | None = None,
+                xlabel: str = "", ylabel: str = "") -> Axes:
+    """Show a batch of images (B, C, H, W) in [0, 1] as one grid (torchvision's ``make_grid``)."""
+    validate.tensor("images", images, ndim=4)
+    grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=nrow, padding=1, pad_value=1.0)
+    ax = _axes(ax, (min(12, 0.9 * nrow), 0.9 * max(1, -(-len(images) // nrow))))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xticks=[], yticks=[])
+    return ax
+
+
+def show_rows(rows: Sequence[torch.Tensor], row_labels: Sequence[str], title: str,
+              ax: Axes | None = None, xlabel: str = "example") -> Axes:
+    """Show several equally long batches (B, C, H, W) as labelled rows of one grid,
+    e.g. noisy / denoised / clean."""
+    if len(rows) != len(row_labels):
+        raise ValueError(f"rows and row_labels must have the same length, got {len(rows)} and {len(row_labels)}")
+    ncol = len(rows[0])
+    if any(r.shape != rows[0].shape for r in rows):
+        raise ValueError(f"every row must have the same shape, got {[tuple(r.shape) for r in rows]}")
+    ax = show_images(torch.cat(list(rows)), title, nrow=ncol, ax=ax, xlabel=xlabel)
+    height = rows[0].shape[-2] + 1
+    ax.set_yticks([height * (i + 0.5) for i in range(len(rows))], labels=list(row_labels))
+    return ax
+
+
+def scatter_latents(z: torch.Tensor, labels: torch.Tensor | None, title: str, *,
+                    ax: Axes | None = None, dims: tuple[int, int] = (0, 1), s: float = 6) -> Axes:
+    """Scatter two latent dimensions of codes ``z`` (N, D), coloured by integer ``labels`` (N,)."""
+    validate.tensor("z", z, ndim=2)
+    if z.shape[1] <= max(dims):
+        raise ValueError(f"dims={dims} needs z with more than {max(dims)} columns, got shape {tuple(z.shape)}")
+    z = z.detach().cpu().numpy()
+    ax = _axes(ax, (5, 4.5))
+    colours = None if labels is None else np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+    points = ax.scatter(z[:, dims[0]], z[:, dims[1]], c=colours, cmap="tab10", s=s, alpha=0.8)
+    if colours is not None:
+        ax.figure.colorbar(points, ax=ax, label="label")
+    ax.set(title=title, xlabel=f"$z_{{{dims[0] + 1}}}$", ylabel=f"$z_{{{dims[1] + 1}}}$")
+    return ax
+
+
+def plot_history(history: History, names: Sequence[str], title: str, *,
+                 ax: Axes | None = None, ylabel: str = "value", logy: bool = False) -> Axes:
+    """Training curves: each name's training values (thin) and held-out values (dots)."""
+    missing = [n for n in names if n not in history.train and n not in history.eval]
+    if missing:
+        raise KeyError(f"not in the history: {missing}; logged: {sorted(set(history.train) | set(history.eval))}")
+    ax = _axes(ax, (6, 3.5))
+    for name in names:
+        if history.train.get(name):
+            line, = ax.plot(history.steps, history.train[name], lw=1, alpha=0.7, label=f"{name} (train)")
+            colour = line.get_color()
+        else:
+            colour = None
+        if history.eval.get(name):
+            ax.plot(history.eval_steps, history.eval[name], "o-", ms=3, color=colour, label=f"{name} (held-out)")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel="training step", ylabel=ylabel)
+    ax.legend(fontsize="small")
+    return ax
