@@ -1,0 +1,7 @@
+"""Checks for the exercises: ``exNN.py`` checks ``exercises/exNN_*.py`` (or ``solutions/``).
+
+Each module defines ``TASKS``, a list of ``(title, check)``; ``check(module)`` calls the
+learner's functions from ``module`` and raises ``AssertionError`` saying what was expected
+and what came back. Checks compare with the package's own implementation on seeded random
+inputs and with properties (shapes, symmetry, known values), so a wrong answer fails.
+"""
