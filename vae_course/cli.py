@@ -71,7 +71,12 @@ def cmd_setup(_: argparse.Namespace) -> int:
 
 def cmd_lab(args: argparse.Namespace) -> int:
     python = ensure_environment()
-    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *args.rest])
+    # Put this environment's kernelspecs first, so that a user-level "python3" kernel
+    # (another Python, without the course's packages) cannot shadow it.
+    prefix = subprocess.check_output([str(python), "-c", "import sys; print(sys.prefix)"], text=True).strip()
+    jupyter_path = os.pathsep.join([str(Path(prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
+    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *args.rest],
+                env={"JUPYTER_PATH": jupyter_path})
 
 
 def cmd_test(args: argparse.Namespace) -> int:
