@@ -127,6 +127,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
     n = len(tensors[0])
     order, cursor = torch.randperm(n, generator=generator), 0
     bar = tqdm(range(start, start + steps), desc=desc, disable=not progress, leave=False)
+    step = start
     try:
         for step in bar:
             if cursor + batch_size > n:  # a new epoch: reshuffle, drop the ragged tail
