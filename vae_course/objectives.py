@@ -4,6 +4,8 @@ All torch, batch-first, broadcasting like torch.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from vae_course import validate
@@ -17,7 +19,7 @@ def mse_per_example(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (x_hat - x).pow(2).flatten(1).mean(1)
 
 
-LOG_2PI = float(torch.log(torch.tensor(2 * torch.pi)))
+LOG_2PI = math.log(2 * math.pi)  # in double precision: a float32 constant would bias float64 results
 
 
 def _broadcast(**tensors: torch.Tensor) -> None:
@@ -45,8 +47,11 @@ def log_bernoulli(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
     The right-hand form never evaluates log(0), so it is stable for any |l|, and it is the
     (continuous) Bernoulli cross-entropy for x anywhere in [0, 1], not only x in {0, 1}.
+    Shapes broadcast like torch. Kingma and Welling 2014, appendix C.1.
     """
     _broadcast(x=x, logits=logits)
+    if x.numel() and not bool(((x >= 0) & (x <= 1)).all()):
+        raise ValueError(f"x must lie in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}]")
     return x * logits - torch.nn.functional.softplus(logits)
 
 
@@ -55,6 +60,7 @@ def kl_normal_std(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     summed over the last dimension: (..., D) -> (...). Kingma and Welling 2014, appendix B.
     """
     validate.tensor("mu", mu, ndim=range(1, 6))
+    validate.tensor("logvar", logvar)
     validate.same_shape(mu=mu, logvar=logvar)
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
 
@@ -67,6 +73,8 @@ def iwae_bound(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     dimension is removed from the result.
     """
     validate.tensor("log_w", log_w, ndim=range(1, 6))
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
     if not -log_w.dim() <= dim < log_w.dim():
         raise ValueError(f"dim must index one of log_w's {log_w.dim()} dimensions, got {dim}")
     k = log_w.shape[dim]
