@@ -1,0 +1,36 @@
+# Your copy of this exercise: replace each `raise NotImplementedError(...)` with your code,
+# then run `python3 -m vae_course check 05`.
+# (Maintainers: generated from solutions/ex05_elbo.py by `python3 -m vae_course exercises`.)
+"""Exercise 05: the ELBO (notebook 05_elbo.ipynb).
+
+Tasks
+1. ``kl_normal_std(mu, logvar)``: the closed-form KL(N(mu, diag exp(logvar)) || N(0, I)).
+2. ``mc_elbo(model, x, q_mean, q_cov, n_samples, generator)``: a Monte Carlo estimate of the ELBO
+   of the linear-Gaussian model, to compare with its exact ``model.elbo``.
+
+Check your work with ``python3 -m vae_course check 05``.
+"""
+from __future__ import annotations
+
+import torch
+
+from vae_course.linear_gaussian import LinearGaussian, log_gaussian, sample_gaussian
+
+
+def kl_normal_std(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) = 1/2 sum_d [mu_d^2 + exp(logvar_d) - 1 - logvar_d].
+
+    mu, logvar: (..., D), the same shape. Returns (...): the KL summed over the last dimension.
+    """
+    raise NotImplementedError('see notebook 05, section "5. The Gaussian KL in closed form"')
+
+
+def mc_elbo(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor, q_cov: torch.Tensor,
+            n_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Monte Carlo ELBO: (1/S) sum_s [log p(x, z_s) - log q(z_s)], z_s ~ q = N(q_mean, q_cov).
+
+    x (B, D), q_mean (B, d), q_cov (d, d) or (B, d, d); S = n_samples. Returns (B,).
+    Useful: ``sample_gaussian(q_mean, q_cov, S, generator)`` -> z (S, B, d),
+    ``model.log_joint(x, z)`` -> (S, B) and ``log_gaussian(z, q_mean, q_cov)`` -> (S, B).
+    """
+    raise NotImplementedError('see notebook 05, section "6. A Monte Carlo ELBO"')

@@ -1,0 +1,42 @@
+"""Exercise 06: the reparameterization trick (notebook 06_reparameterization.ipynb).
+
+Tasks
+1. ``reparameterize(mu, logvar, generator)``: a differentiable sample of N(mu, diag exp(logvar)).
+2. ``score_function_grad(f, mu, sigma, n, generator)``: the score-function (REINFORCE) estimates
+   of the gradient of E_{z ~ N(mu, sigma^2)}[f(z)] with respect to mu and sigma.
+
+Check your work with ``python3 -m vae_course check 06``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) drawn with ``generator``.
+
+    mu, logvar: any shape, the same. Returns z of that shape; gradients must flow to mu and logvar.
+    """
+    # BEGIN SOLUTION see notebook 06, section "3. The reparameterization trick"
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps
+    # END SOLUTION
+
+
+def score_function_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Tensor, sigma: torch.Tensor,
+                        n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Score-function estimates, one per sample z_i = mu + sigma * eps_i (i = 1..n):
+
+        g_mu = f(z) (z - mu) / sigma^2,    g_sigma = f(z) [(z - mu)^2 / sigma^3 - 1 / sigma].
+
+    f maps z (n, *shape) to one value per sample, (n,). mu, sigma: (*shape).
+    Returns (g_mu, g_sigma), each (n, *shape); their means estimate the gradient.
+    """
+    # BEGIN SOLUTION see notebook 06, section "2. The score-function estimator"
+    eps = torch.randn((n, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    fz = f(mu + sigma * eps).reshape(n, *([1] * mu.dim()))
+    return fz * eps / sigma, fz * (eps.pow(2) - 1) / sigma
+    # END SOLUTION

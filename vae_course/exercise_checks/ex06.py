@@ -1,0 +1,62 @@
+"""Checks for exercise 06 (the reparameterization trick): reparameterize and a score-function
+gradient estimator."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+
+F64 = torch.float64
+N = 100_000
+
+
+def _within(name: str, g: torch.Tensor, truth: torch.Tensor, k: float = 5.0) -> None:
+    mean, stderr = g.mean(0), g.std(0) / math.sqrt(len(g))
+    expect_true(bool(((mean - truth).abs() < k * stderr).all()),
+                f"{name}: the mean of the estimates should be within {k} standard errors of the true gradient "
+                f"{truth.tolist()}, got {mean.tolist()} (standard error {stderr.tolist()})")
+
+
+def check_reparameterize(module) -> None:
+    """Shape, mean and variance of z; dz/dmu = 1 and dz/dlogvar = (z - mu) / 2; seeded reproducibility."""
+    mu = torch.tensor([1.0, -2.0, 0.5], dtype=F64).repeat(N, 1).requires_grad_()
+    logvar = torch.tensor([0.0, 1.0, -2.0], dtype=F64).repeat(N, 1).requires_grad_()
+    z = expect_tensor("reparameterize(mu (N, 3), logvar (N, 3))",
+                      module.reparameterize(mu, logvar, torch.Generator().manual_seed(0)), (N, 3))
+    expect_true(z.requires_grad,
+                "z must depend differentiably on mu and logvar (does it use .sample() or .detach()?)")
+    expect_close("mean of z", z.detach().mean(0), mu[0].detach(), atol=0.03)
+    expect_close("variance of z", z.detach().var(0), logvar[0].detach().exp(), atol=0.0, rtol=0.03)
+    z.sum().backward()
+    expect_close("dz/dmu", mu.grad, torch.ones_like(mu))
+    expect_close("dz/dlogvar (should be exp(logvar/2) eps / 2)", logvar.grad, 0.5 * (z - mu).detach(), atol=1e-8)
+    first, again = (module.reparameterize(mu[:4].detach(), logvar[:4].detach(), torch.Generator().manual_seed(7))
+                    for _ in range(2))
+    expect_close("z twice with equally seeded generators (draw eps with the generator)", again, first, atol=1e-12)
+
+
+def check_score_function(module) -> None:
+    """Unbiased for f(z) = z^2 (gradient 2 mu, 2 sigma) and for a step function that has no pathwise gradient."""
+    mu, sigma = torch.tensor([2.0, -0.5], dtype=F64), torch.tensor([1.0, 0.7], dtype=F64)
+    g_mu, g_sigma = module.score_function_grad(lambda z: z.pow(2).sum(1), mu, sigma, N,
+                                               torch.Generator().manual_seed(1))
+    expect_tensor("g_mu", g_mu, (N, 2))
+    expect_tensor("g_sigma", g_sigma, (N, 2))
+    _within("g_mu for f(z) = z^2", g_mu, 2 * mu)
+    _within("g_sigma for f(z) = z^2", g_sigma, 2 * sigma)
+    # E[1{z > 0}] = Phi(mu / sigma): d/dmu = phi(u) / sigma, d/dsigma = -phi(u) mu / sigma^2 with u = mu / sigma
+    mu, sigma = torch.tensor(0.3, dtype=F64), torch.tensor(0.8, dtype=F64)
+    phi = torch.exp(-0.5 * (mu / sigma) ** 2) / math.sqrt(2 * math.pi)
+    g_mu, g_sigma = module.score_function_grad(lambda z: (z > 0).to(F64), mu, sigma, N,
+                                               torch.Generator().manual_seed(2))
+    expect_tensor("g_mu for a scalar mu", g_mu, (N,))
+    _within("g_mu for the step f(z) = 1{z > 0} (no pathwise gradient exists)", g_mu, phi / sigma)
+    _within("g_sigma for the step f(z) = 1{z > 0}", g_sigma, -phi * mu / sigma ** 2)
+
+
+TASKS = [
+    ("1. reparameterize(mu, logvar)", check_reparameterize),
+    ("2. score-function gradient estimator", check_score_function),
+]
