@@ -1,0 +1,245 @@
+"""The minibatch estimators of q(z) and the KL decompositions, against explicit loops and
+against the exact aggregate posterior of a tiny data set."""
+import itertools
+import math
+
+import pytest
+import torch
+
+from vae_course import estimators as E
+
+N, D = 6, 3
+
+
+@pytest.fixture
+def tiny():
+    """A data set of N = 6 encodings (mu, logvar) and one sample z_n ~ q(z|x_n) each, float64."""
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(N, D, generator=g, dtype=torch.float64)
+    logvar = 0.5 * torch.randn(N, D, generator=g, dtype=torch.float64) - 0.5
+    z = mu + (0.5 * logvar).exp() * torch.randn(N, D, generator=g, dtype=torch.float64)
+    return z, mu, logvar
+
+
+def log_q_loop(z_i, mu_j, logvar_j, dims):
+    """log prod_{d in dims} N(z_id; mu_jd, exp(logvar_jd)) by an explicit loop."""
+    return sum(-0.5 * (math.log(2 * math.pi) + logvar_j[d] + (z_i[d] - mu_j[d]) ** 2 / math.exp(logvar_j[d]))
+               for d in dims)
+
+
+def mixture_loop(z, mu, logvar, weights, dims):
+    """log sum_j w_ij prod_{d in dims} q(z_id|x_j) for every row i, by explicit loops."""
+    z, mu, logvar, weights = (t.tolist() for t in (z, mu, logvar, weights))
+    return torch.tensor([math.log(sum(w_ij * math.exp(log_q_loop(z[i], mu[j], logvar[j], dims))
+                                      for j, w_ij in enumerate(weights[i])))
+                         for i in range(len(z))], dtype=torch.float64)
+
+
+def weights_loop(m, n, estimator):
+    """The importance weights written out: 1/(N M) everywhere (mws); 1/N on the sample's own
+    point and (N-1)/(N(M-1)) on the others (mss)."""
+    if estimator == "mws":
+        return torch.full((m, m), 1 / (n * m), dtype=torch.float64)
+    return torch.tensor([[1 / n if i == j else (n - 1) / (n * (m - 1)) for j in range(m)] for i in range(m)],
+                        dtype=torch.float64)
+
+
+def exact_log_q(z, mu, logvar, dims):
+    """log of the exact aggregate density (1/N) sum_n prod_{d in dims} q(z_d|x_n), by loops."""
+    return mixture_loop(z, mu, logvar, torch.full((len(z), len(mu)), 1 / len(mu), dtype=torch.float64), dims)
+
+
+def test_pairwise_table_matches_loops(tiny):
+    z, mu, logvar = tiny
+    table = E.pairwise_log_q(z[:4], mu, logvar)
+    assert table.shape == (4, N, D)
+    for i, j, d in itertools.product(range(4), range(N), range(D)):
+        expected = log_q_loop(z[i].tolist(), mu[j].tolist(), logvar[j].tolist(), [d])
+        assert table[i, j, d].item() == pytest.approx(expected)
+
+
+def test_mss_weights_put_1_over_n_on_the_own_sample_and_sum_to_one():
+    w = E.importance_weights(4, 10, "mss").exp()
+    assert torch.allclose(w.diagonal(), torch.full((4,), 0.1, dtype=torch.float64))
+    assert torch.allclose(w.sum(1), torch.ones(4, dtype=torch.float64))
+    assert torch.allclose(w, weights_loop(4, 10, "mss"))
+
+
+def test_mws_weights_sum_to_one_over_n():
+    w = E.importance_weights(4, 10, "mws").exp()
+    assert torch.allclose(w.sum(1), torch.full((4,), 0.1, dtype=torch.float64))
+    assert torch.allclose(w, weights_loop(4, 10, "mws"))
+
+
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_log_qz_matches_explicit_loops(tiny, estimator):
+    z, mu, logvar = (t[:4] for t in tiny)
+    log_qz, log_prod = E.log_qz(z, mu, logvar, N, estimator)
+    w = weights_loop(4, N, estimator)
+    assert torch.allclose(log_qz, mixture_loop(z, mu, logvar, w, range(D)))
+    # the product of marginals: each dimension's mixture gets the weights once
+    marginals = sum(mixture_loop(z, mu, logvar, w, [d]) for d in range(D))
+    assert torch.allclose(log_prod, marginals)
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_mss_averaged_over_every_minibatch_is_the_exact_q(tiny, m):
+    """The stratified construction: the batch is the sample's own point plus M - 1 others
+    drawn uniformly from the other N - 1. Every M-subset of the data set is such a batch for
+    each of its members (at every position in the batch); over all of them each member's
+    estimate averages to the exact q(z), for the joint and for a single dimension."""
+    z, mu, logvar = tiny
+    joint, dim0 = {i: [] for i in range(N)}, {i: [] for i in range(N)}
+    for batch in map(list, itertools.combinations(range(N), m)):
+        est_joint = E.log_qz(z[batch], mu[batch], logvar[batch], N, "mss")[0].exp()
+        est_dim0 = E.log_qz(z[batch, :1], mu[batch, :1], logvar[batch, :1], N, "mss")[0].exp()
+        for row, i in enumerate(batch):
+            joint[i].append(est_joint[row])
+            dim0[i].append(est_dim0[row])
+    exact = exact_log_q(z, mu, logvar, range(D)).exp()
+    exact_dim0 = exact_log_q(z, mu, logvar, [0]).exp()
+    for i in range(N):
+        assert torch.stack(joint[i]).mean().item() == pytest.approx(exact[i].item(), rel=1e-12)
+        assert torch.stack(dim0[i]).mean().item() == pytest.approx(exact_dim0[i].item(), rel=1e-12)
+
+
+def test_mss_on_the_whole_data_set_is_exact(tiny):
+    z, mu, logvar = tiny
+    log_qz, log_prod = E.log_qz(z, mu, logvar, N, "mss")
+    assert torch.allclose(log_qz, exact_log_q(z, mu, logvar, range(D)))
+    assert torch.allclose(log_prod, sum(exact_log_q(z, mu, logvar, [d]) for d in range(D)))
+
+
+def test_mws_is_biased_by_its_weights(tiny):
+    z, mu, logvar = tiny
+    # whole data set as the batch: exactly log q(z) - log N, and TC inflated by (D - 1) log N
+    log_qz, log_prod = E.log_qz(z, mu, logvar, N, "mws")
+    assert torch.allclose(log_qz, exact_log_q(z, mu, logvar, range(D)) - math.log(N))
+    tc_mws = E.kl_decomposition(z, mu, logvar, N, "mws")["tc"]
+    tc_exact = E.kl_decomposition_exact(z, mu, logvar, torch.arange(N))["tc"]
+    assert (tc_mws - tc_exact).item() == pytest.approx((D - 1) * math.log(N), rel=1e-10)
+    # smaller batches: averaged over every batch it still misses q(z), where mss does not
+    i, exact = 0, exact_log_q(z, mu, logvar, range(D))[0].exp()
+    batches = [[i, *others] for others in itertools.combinations(range(1, N), 2)]
+    mean = {est: torch.stack([E.log_qz(z[b], mu[b], logvar[b], N, est)[0][0].exp() for b in batches]).mean()
+            for est in ("mws", "mss")}
+    assert mean["mss"].item() == pytest.approx(exact.item(), rel=1e-12)
+    assert abs(math.log(mean["mws"] / exact)) > 0.5
+
+
+def test_batch_order_does_not_matter(tiny):
+    """Permuting the batch permutes the estimates: the 1/N follows each sample's own column
+    (a weight put in the wrong column, as with a flattened stride of M, breaks this)."""
+    z, mu, logvar = tiny
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    for est in ("mws", "mss"):
+        before = E.log_qz(z[:5], mu[:5], logvar[:5], 20, est)
+        after = E.log_qz(z[perm], mu[perm], logvar[perm], 20, est)
+        for a, b in zip(before, after):
+            torch.testing.assert_close(b, a[perm])
+
+
+def test_exact_decomposition_matches_explicit_loops(tiny):
+    z, mu, logvar = tiny
+    index = torch.tensor([2, 0, 5])
+    zs = z[index] + 0.1  # samples need not be the data set's own draws
+    terms = E.kl_decomposition_exact(zs, mu, logvar, index, reduction="none")
+    log_qzx = torch.tensor([log_q_loop(zs[k].tolist(), mu[n].tolist(), logvar[n].tolist(), range(D))
+                            for k, n in enumerate(index.tolist())], dtype=torch.float64)
+    log_qz = exact_log_q(zs, mu, logvar, range(D))
+    log_prod = sum(exact_log_q(zs, mu, logvar, [d]) for d in range(D))
+    log_pz = torch.tensor([log_q_loop(row, [0.0] * D, [0.0] * D, range(D)) for row in zs.tolist()],
+                          dtype=torch.float64)
+    torch.testing.assert_close(terms["mi"], log_qzx - log_qz)
+    torch.testing.assert_close(terms["tc"], log_qz - log_prod)
+    torch.testing.assert_close(terms["dwkl"], log_prod - log_pz)
+    means = E.kl_decomposition_exact(zs, mu, logvar, index)
+    assert all(torch.allclose(means[k], terms[k].mean()) for k in E.TERMS)
+
+
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_the_three_terms_sum_to_the_kl_sample_by_sample(tiny, estimator):
+    z, mu, logvar = tiny
+    terms = E.kl_decomposition(z[:4], mu[:4], logvar[:4], N, estimator, reduction="none")
+    log_qzx = torch.tensor([log_q_loop(z[i].tolist(), mu[i].tolist(), logvar[i].tolist(), range(D))
+                            for i in range(4)], dtype=torch.float64)
+    log_pz = torch.tensor([log_q_loop(z[i].tolist(), [0.0] * D, [0.0] * D, range(D)) for i in range(4)],
+                          dtype=torch.float64)
+    torch.testing.assert_close(terms["mi"] + terms["tc"] + terms["dwkl"], log_qzx - log_pz)
+
+
+def test_mss_with_the_whole_data_set_equals_the_exact_decomposition(tiny):
+    z, mu, logvar = tiny
+    mss = E.kl_decomposition(z, mu, logvar, N, "mss")
+    exact = E.kl_decomposition_exact(z, mu, logvar, torch.arange(N))
+    assert all(torch.allclose(mss[k], exact[k]) for k in E.TERMS)
+
+
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_hierarchical_split_matches_loops_and_adds_up_to_the_tc(tiny, estimator):
+    z, mu, logvar = (t[:5] for t in tiny)
+    groups = [[2, 0], [1]]
+    terms = E.hierarchical_tc(z, mu, logvar, N, groups, estimator, reduction="none")
+    w = weights_loop(5, N, estimator)
+    log_qz = mixture_loop(z, mu, logvar, w, range(D))
+    log_groups = sum(mixture_loop(z, mu, logvar, w, g) for g in groups)
+    log_dims = sum(mixture_loop(z, mu, logvar, w, [d]) for d in range(D))
+    torch.testing.assert_close(terms["between"], log_qz - log_groups)
+    torch.testing.assert_close(terms["within"], log_groups - log_dims)
+    flat = E.kl_decomposition(z, mu, logvar, N, estimator, reduction="none")
+    torch.testing.assert_close(terms["between"] + terms["within"], flat["tc"])
+    torch.testing.assert_close(terms["dwkl"], flat["dwkl"])
+
+
+def test_hierarchical_extremes(tiny):
+    z, mu, logvar = tiny
+    tc = E.kl_decomposition(z, mu, logvar, N, "mws", reduction="none")["tc"]
+    singletons = E.hierarchical_tc(z, mu, logvar, N, [[0], [1], [2]], reduction="none")
+    one_group = E.hierarchical_tc(z, mu, logvar, N, [[0, 1, 2]], reduction="none")
+    torch.testing.assert_close(singletons["between"], tc)
+    torch.testing.assert_close(singletons["within"], torch.zeros(N, dtype=torch.float64))
+    torch.testing.assert_close(one_group["within"], tc)
+    torch.testing.assert_close(one_group["between"], torch.zeros(N, dtype=torch.float64))
+
+
+def test_blocks_of_rows_give_the_same_numbers(tiny, monkeypatch):
+    z, mu, logvar = tiny
+    whole = E.hierarchical_tc(z, mu, logvar, 50, [[0], [1, 2]], "mss", reduction="none")
+    monkeypatch.setattr(E, "BLOCK_ELEMENTS", 2 * D * N)  # two rows per block
+    blocked = E.hierarchical_tc(z, mu, logvar, 50, [[0], [1, 2]], "mss", reduction="none")
+    assert all(torch.equal(whole[k], blocked[k]) for k in whole)
+
+
+def test_float32_gradients_flow():
+    g = torch.Generator().manual_seed(1)
+    mu = torch.randn(64, 5, generator=g).requires_grad_()
+    logvar = torch.zeros(64, 5, requires_grad=True)
+    z = mu + torch.randn(64, 5, generator=g)
+    terms = E.kl_decomposition(z, mu, logvar, 1000)
+    assert all(t.dtype == torch.float32 and t.shape == () for t in terms.values())
+    sum(terms.values()).backward()
+    assert torch.isfinite(mu.grad).all() and mu.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda z, m, v: E.log_qz(z, m, v[:, :2], N), ValueError, "shapes must match"),
+    (lambda z, m, v: E.log_qz(z[:, :2], m, v, N), ValueError, "latent dimensions"),
+    (lambda z, m, v: E.log_qz(z[:3], m, v, N), ValueError, "one sample per row"),
+    (lambda z, m, v: E.kl_decomposition_exact(z[:0], m, v, torch.arange(0)), ValueError, "at least one row"),
+    (lambda z, m, v: E.log_qz(z, m, v, N - 1), ValueError, "dataset_size"),
+    (lambda z, m, v: E.log_qz(z, m, v, 6.0), TypeError, "dataset_size must be an int"),
+    (lambda z, m, v: E.log_qz(z, m, v, N, "naive"), ValueError, "estimator must be one of"),
+    (lambda z, m, v: E.log_qz(z[:1], m[:1], v[:1], N, "mss"), ValueError, "at least 2"),
+    (lambda z, m, v: E.kl_decomposition(z, m, v, N, reduction="sum"), ValueError, "reduction"),
+    (lambda z, m, v: E.kl_decomposition(z.numpy(), m, v, N), TypeError, "z must be a torch.Tensor"),
+    (lambda z, m, v: E.hierarchical_tc(z, m, v, N, [[0, 1]]), ValueError, "partition"),
+    (lambda z, m, v: E.hierarchical_tc(z, m, v, N, [[0, 1], [1, 2]]), ValueError, "partition"),
+    (lambda z, m, v: E.hierarchical_tc(z, m, v, N, [[0, 1], [2, 3]]), ValueError, "partition"),
+    (lambda z, m, v: E.hierarchical_tc(z, m, v, N, [[0, 1], []]), TypeError, "non-empty"),
+    (lambda z, m, v: E.hierarchical_tc(z, m, v, N, [0, 1, 2]), TypeError, "list of non-empty lists"),
+    (lambda z, m, v: E.kl_decomposition_exact(z, m, v, torch.arange(N) + 1), ValueError, "index must lie"),
+    (lambda z, m, v: E.kl_decomposition_exact(z, m, v, torch.arange(3)), ValueError, "index must have shape"),
+])
+def test_bad_input_raises_clear_errors(tiny, call, error, match):
+    with pytest.raises(error, match=match):
+        call(*tiny)
