@@ -1,0 +1,69 @@
+# Your copy of this exercise: replace each `raise NotImplementedError(...)` with your code,
+# then run `python3 -m vae_course check 10`.
+# (Maintainers: generated from solutions/ex10_hierarchical_tc.py by `python3 -m vae_course exercises`.)
+"""Exercise 10 · the hierarchical split of the total correlation (notebook 10_hfvae.ipynb).
+
+Tasks:
+1. ``hierarchical_split``: between-group and within-group total correlation from the log
+   densities of the whole code, of each group and of each dimension (notebook 10, section 3).
+2. ``log_q_groups_mws``: the minibatch weighted estimate of log q(z_g) for each group of
+   latent dimensions (notebook 10, section 3).
+3. ``hierarchical_tc_mws``: the three terms between, within and dimension-wise KL of a
+   minibatch, from z, mu, logvar and the groups (notebook 10, section 3).
+
+Check your answers with ``python3 -m vae_course check 10``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vae_course.objectives import log_normal
+
+
+def hierarchical_split(log_qz: torch.Tensor, log_q_groups: torch.Tensor,
+                       log_q_dims: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hierarchical split of the total correlation (Esmaeili et al. 2019), per sample:
+
+        between = log q(z) - sum_g log q(z_g)                  (TC between the groups)
+        within  = sum_g log q(z_g) - sum_d log q(z_d)          (TC inside the groups, summed)
+
+    so that between + within = log q(z) - sum_d log q(z_d), the total correlation.
+
+    Shapes: log_qz (M,), log_q_groups (M, G), log_q_dims (M, D); returns (between, within),
+    each (M,).
+    """
+    raise NotImplementedError('see notebook 10, section "3. The hierarchical split of the total correlation"')
+
+
+def log_q_groups_mws(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size: int,
+                     groups: list[list[int]]) -> torch.Tensor:
+    """The minibatch weighted estimate of log q(z_ig) for every sample i and group g, where
+    z_ig are the coordinates of z_i in group g (``groups`` is a list of lists of dimensions):
+
+        log q(z_ig) ~ logsumexp_j [ sum_{d in g} log q(z_id | x_j) ] - log(N M)
+
+    with q(z_d | x_j) = N(z_d; mu_jd, exp(logvar_jd)), j over the minibatch of M points drawn
+    from N = ``dataset_size``. One group holding every dimension gives log q(z); one group per
+    dimension gives the marginals log q(z_d).
+
+    Shapes: z, mu, logvar (M, D); returns (M, G).
+    """
+    raise NotImplementedError('see notebook 10, section "3. The hierarchical split of the total correlation"')
+
+
+def hierarchical_tc_mws(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size: int,
+                        groups: list[list[int]]) -> dict[str, torch.Tensor]:
+    """The batch means of the hierarchical KL terms with the minibatch weighted estimator:
+
+        "between" = mean_i [ log q(z_i) - sum_g log q(z_ig) ]
+        "within"  = mean_i [ sum_g log q(z_ig) - sum_d log q(z_id) ]
+        "dwkl"    = mean_i sum_d [ log q(z_id) - log p(z_id) ],   p = N(0, 1)
+
+    Use ``log_q_groups_mws`` (with one group of all dimensions, the given groups, and one group
+    per dimension) and ``hierarchical_split``.
+
+    Shapes: z, mu, logvar (M, D); returns a dict of three 0-d tensors.
+    """
+    raise NotImplementedError('see notebook 10, section "3. The hierarchical split of the total correlation"')

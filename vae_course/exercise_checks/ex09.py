@@ -1,0 +1,93 @@
+"""Checks of exercise 09 (minibatch estimators and MIG): against ``vae_course.estimators`` and
+``vae_course.metrics``, against explicit loops on small inputs, and against known values."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import torch
+
+from vae_course import estimators, metrics
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+
+
+def _encodings(seed: int, m: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.randn(m, d, generator=g)
+    logvar = 0.5 * torch.randn(m, d, generator=g) - 0.5
+    return mu + (0.5 * logvar).exp() * torch.randn(m, d, generator=g), mu, logvar
+
+
+def _mws_loop(z, mu, logvar, n) -> float:
+    """log q(z_0) by the minibatch weighted estimator, written as loops over j and d."""
+    m, d = z.shape
+    total = sum(math.exp(sum(-0.5 * (math.log(2 * math.pi) + logvar[j, k].item()
+                                     + (z[0, k].item() - mu[j, k].item()) ** 2 / math.exp(logvar[j, k].item()))
+                             for k in range(d)))
+                for j in range(m))
+    return math.log(total / (n * m))
+
+
+def check_log_qz_mws(module) -> None:
+    for seed, (m, d, n) in enumerate([(5, 2, 100), (16, 4, 1000)]):
+        z, mu, logvar = _encodings(seed, m, d)
+        got = module.log_qz_mws(z, mu, logvar, n)
+        expect_true(isinstance(got, tuple) and len(got) == 2,
+                    f"log_qz_mws must return a pair (log_qz, log_prod_qzj), got {type(got).__name__}")
+        want = estimators.log_qz(z, mu, logvar, n, estimator="mws")
+        expect_tensor("log_qz", got[0], (m,))
+        expect_tensor("log_prod_qzj", got[1], (m,))
+        expect_close("log q(z_0) against a loop over j and d", got[0][0], _mws_loop(z, mu, logvar, n), atol=1e-4)
+        expect_close(f"log_qz (M={m}, D={d}, N={n})", got[0], want[0], atol=1e-4)
+        expect_close(f"log_prod_qzj (M={m}, D={d}, N={n}): log(N M) once per dimension", got[1], want[1], atol=1e-4)
+
+
+def check_mss_weights(module) -> None:
+    for m, n in [(4, 10), (3, 3), (8, 1000)]:
+        got = module.mss_weights(m, n)
+        expect_tensor(f"mss_weights({m}, {n})", got, (m, m))
+        got = got.double()
+        expect_close(f"mss_weights({m}, {n}).diagonal() (each sample's own point)", got.diagonal(),
+                     torch.full((m,), 1 / n, dtype=torch.float64), atol=1e-9)
+        expect_close(f"mss_weights({m}, {n}).sum(1) (each row)", got.sum(1), torch.ones(m, dtype=torch.float64),
+                     atol=1e-9)
+        expect_close(f"mss_weights({m}, {n})", got, estimators.importance_weights(m, n, "mss").exp(), atol=1e-9)
+
+
+def _mi_loop(a, b) -> float:
+    n, pa, pb = len(a), Counter(a.tolist()), Counter(b.tolist())
+    return sum(c / n * math.log(c * n / (pa[x] * pb[y])) for (x, y), c in Counter(zip(a.tolist(), b.tolist())).items())
+
+
+def check_discrete_mutual_info(module) -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, 400)
+    b = 3 * ((a + rng.integers(0, 3, 400)) % 6) - 4  # depends on a; labels need not start at 0
+    for name, x, y in [("I(a; b)", a, b), ("I(b; a)", b, a), ("I(a; a) = H(a)", a, a),
+                       ("I of independent labels", np.repeat(np.arange(4), 5), np.tile(np.arange(5), 4))]:
+        got = module.discrete_mutual_info(x, y)
+        expect_close(name, float(got), _mi_loop(x, y), atol=1e-9)
+        expect_close(name + " (package)", float(got), metrics.discrete_mutual_info(x, y), atol=1e-9)
+
+
+def check_mig_from_mi(module) -> None:
+    mi = np.array([[0.9, 0.1], [0.3, 0.6], [0.0, 0.5]])
+    expect_close("MIG of the matrix [[0.9, 0.1], [0.3, 0.6], [0.0, 0.5]] with entropies [1, 2]",
+                 float(module.mig_from_mi(mi, np.array([1.0, 2.0]))), 0.325, atol=1e-9)
+    rng = np.random.default_rng(1)
+    mi, entropies = rng.random((6, 4)), 1 + rng.random(4)
+    expect_close("MIG of a random matrix", float(module.mig_from_mi(mi, entropies)),
+                 metrics.mig_from_mi(mi, entropies), atol=1e-9)
+    grid = np.stack(np.meshgrid(np.arange(3), np.arange(4), indexing="ij"), -1).reshape(-1, 2)
+    codes = np.c_[grid[:, 1], rng.normal(size=len(grid)), grid[:, 0]].astype(float)
+    mi = metrics.mutual_info_matrix(codes, grid)
+    entropies = np.array([metrics.discrete_entropy(grid[:, k]) for k in range(2)])
+    expect_close("MIG of a code with one clean dimension per factor", float(module.mig_from_mi(mi, entropies)),
+                 metrics.mig(codes, grid), atol=1e-9)
+
+
+TASKS = [("1. log q(z) by the minibatch weighted estimator", check_log_qz_mws),
+         ("2. minibatch stratified sampling weights", check_mss_weights),
+         ("3. discrete mutual information", check_discrete_mutual_info),
+         ("4. the mutual information gap", check_mig_from_mi)]
