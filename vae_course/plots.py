@@ -55,9 +55,11 @@ def scatter_latents(z: torch.Tensor, labels: torch.Tensor | None, title: str, *,
         raise ValueError(f"dims={dims} needs z with more than {max(dims)} columns, got shape {tuple(z.shape)}")
     z = z.detach().cpu().numpy()
     ax = _axes(ax, (5, 4.5))
-    colours = None if labels is None else np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
-    points = ax.scatter(z[:, dims[0]], z[:, dims[1]], c=colours, cmap="tab10", s=s, alpha=0.8)
-    if colours is not None:
+    if labels is None:
+        ax.scatter(z[:, dims[0]], z[:, dims[1]], s=s, alpha=0.8)
+    else:
+        colours = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+        points = ax.scatter(z[:, dims[0]], z[:, dims[1]], c=colours, cmap="tab10", s=s, alpha=0.8)
         ax.figure.colorbar(points, ax=ax, label="label")
     ax.set(title=title, xlabel=f"$z_{{{dims[0] + 1}}}$", ylabel=f"$z_{{{dims[1] + 1}}}$")
     return ax
