@@ -1,0 +1,32 @@
+# Your copy of this exercise: replace each `raise NotImplementedError(...)` with your code,
+# then run `python3 -m vae_course check 04`.
+# (Maintainers: generated from solutions/ex04_gaussian.py by `python3 -m vae_course exercises`.)
+"""Exercise 04: fit a full-covariance Gaussian to latent codes and sample it (notebook 04).
+
+Tasks (check them with `python3 -m vae_course check 04`):
+1. `fit_gaussian`: the maximum-likelihood mean and covariance of codes z (N, D).
+2. `sample_gaussian`: n draws from N(mu, Sigma) by the reparameterised transform z = mu + L eps.
+"""
+import torch
+
+
+def fit_gaussian(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum-likelihood Gaussian fit to codes z (N, D):
+
+        mu = (1/N) sum_i z_i                          shape (D,)
+        Sigma = (1/N) sum_i (z_i - mu)(z_i - mu)^T    shape (D, D)   (divide by N, not N - 1)
+
+    Returns (mu, Sigma).
+    """
+    raise NotImplementedError('see notebook 04, section "3. Fitting a Gaussian to the codes"')
+
+
+def sample_gaussian(mu: torch.Tensor, cov: torch.Tensor, n: int,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """n draws from N(mu, cov), shape (n, D), for mu (D,) and a positive-definite cov (D, D):
+
+        L = cholesky(cov)  (lower triangular, L L^T = cov),
+        eps = torch.randn(n, D, generator=generator),
+        z_i = mu + L eps_i, i.e. z = mu + eps @ L.T for the whole batch.
+    """
+    raise NotImplementedError('see notebook 04, section "4. Sampling by z = mu + L eps"')

@@ -1,0 +1,91 @@
+"""Checks for exercise 03 (corruption processes): statistics on large seeded inputs, edge
+levels, and equality with ``vae_course.corruption.corrupt`` under the same generator."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vae_course import corruption
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+
+N = 200_000  # pixels: observed fractions lie within 4 standard errors of the truth
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _fraction(name: str, got: float, expected: float, n: int = N) -> None:
+    tol = 4 * math.sqrt(expected * (1 - expected) / n)
+    expect_true(abs(got - expected) <= tol, f"{name}: expected about {expected:.4f} (+- {tol:.4f}), got {got:.4f}")
+
+
+def _same_as_course(fn, kind: str, level: float) -> None:
+    x = torch.rand(6, 1, 8, 8, generator=_gen(7))
+    got = expect_tensor(f"{fn.__name__}(x, {level})", fn(x, level, _gen(3)), tuple(x.shape))
+    expect_close(f"{fn.__name__}(x, {level}) with the generator seeded 3 (draw in the order the docstring says)",
+                 got, corruption.corrupt(x, kind, level, _gen(3)))
+
+
+def check_gaussian(m) -> None:
+    x = torch.full((N,), 0.5)
+    out = expect_tensor("gaussian_noise(x, 0.1)", m.gaussian_noise(x, 0.1, _gen()), (N,))
+    expect_close("mean of gaussian_noise(0.5, level=0.1)", out.mean(), 0.5, atol=4 * 0.1 / math.sqrt(N))
+    expect_close("std of gaussian_noise(0.5, level=0.1) (should be level)", out.std(), 0.1, atol=0.001)
+    clipped = m.gaussian_noise(x, 1.0, _gen())
+    expect_true(clipped.min() >= 0 and clipped.max() <= 1,
+                f"values must be clipped to [0, 1], got range [{clipped.min():.3f}, {clipped.max():.3f}]")
+    _fraction("fraction clipped to 0 at level 1 (= P(eps < -0.5))", (clipped == 0).float().mean().item(),
+              0.5 * (1 + math.erf(-0.5 / math.sqrt(2))))
+    _same_as_course(m.gaussian_noise, "gaussian", 0.3)
+
+
+def check_masking(m) -> None:
+    x = torch.full((N,), 0.6)
+    out = expect_tensor("masking_noise(x, 0.3)", m.masking_noise(x, 0.3, _gen()), (N,))
+    _fraction("fraction of pixels zeroed at level 0.3", (out == 0).float().mean().item(), 0.3)
+    expect_true(bool(torch.all((out == 0) | (out == x))), "pixels that are not zeroed must keep their value")
+    expect_close("masking_noise at level 0 (nothing masked)", m.masking_noise(x[:10], 0.0, _gen()), x[:10])
+    expect_close("masking_noise at level 1 (everything masked)", m.masking_noise(x[:10], 1.0, _gen()), torch.zeros(10))
+    _same_as_course(m.masking_noise, "masking", 0.4)
+
+
+def check_salt_and_pepper(m) -> None:
+    x = torch.full((N,), 0.5)
+    out = expect_tensor("salt_and_pepper_noise(x, 0.4)", m.salt_and_pepper_noise(x, 0.4, _gen()), (N,))
+    expect_true(bool(torch.all((out == 0) | (out == 1) | (out == x))), "every pixel must be 0, 1 or unchanged")
+    hit = out != x
+    _fraction("fraction of pixels replaced at level 0.4", hit.float().mean().item(), 0.4)
+    _fraction("fraction of replaced pixels set to 1 (salt)", (out[hit] == 1).float().mean().item(), 0.5,
+              n=int(hit.sum()))
+    _same_as_course(m.salt_and_pepper_noise, "salt_and_pepper", 0.3)
+
+
+def _expect_value_error(call, what: str) -> None:
+    try:
+        call()
+    except ValueError:
+        return
+    raise AssertionError(f"expected a ValueError for {what}, but none was raised")
+
+
+def check_corrupt(m) -> None:
+    x = torch.rand(6, 1, 8, 8, generator=_gen(7))
+    for kind in corruption.KINDS:
+        expect_close(f"corrupt(x, {kind!r}, 0.3) with the generator seeded 3", m.corrupt(x, kind, 0.3, _gen(3)),
+                     corruption.corrupt(x, kind, 0.3, _gen(3)))
+    _expect_value_error(lambda: m.corrupt(x, "blur", 0.1), "kind='blur'")
+    _expect_value_error(lambda: m.corrupt(x, "gaussian", -0.1), "a negative level")
+    _expect_value_error(lambda: m.corrupt(x, "masking", 1.5), "masking with level 1.5 > 1")
+    _expect_value_error(lambda: m.corrupt(x, "salt_and_pepper", 1.5), "salt and pepper with level 1.5 > 1")
+    expect_tensor("corrupt(x, 'gaussian', 1.5) (a std may exceed 1)", m.corrupt(x, "gaussian", 1.5, _gen()),
+                  tuple(x.shape))
+
+
+TASKS = [
+    ("1. additive Gaussian noise, clipped to [0, 1]", check_gaussian),
+    ("2. masking noise", check_masking),
+    ("3. salt-and-pepper noise", check_salt_and_pepper),
+    ("4. corrupt: choose the process by name, reject bad arguments", check_corrupt),
+]
