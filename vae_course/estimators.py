@@ -220,7 +220,10 @@ def kl_decomposition_exact(z: torch.Tensor, mu_all: torch.Tensor, logvar_all: to
     return _reduce(_decomposition(log_qzx, _mixture_logs(z, mu_all, logvar_all, log_w), z), reduction)
 
 
-def _check_groups(groups: object, latent_dim: int) -> list[list[int]]:
+def check_groups(groups: object, latent_dim: int) -> list[list[int]]:
+    """``groups`` as a list of lists, after checking that it partitions the latent dimensions
+    0..latent_dim-1 (each dimension in exactly one non-empty group), as the hierarchical
+    decomposition of Esmaeili et al. (2019) needs; TypeError or ValueError otherwise."""
     if not isinstance(groups, (list, tuple)) or not all(isinstance(g, (list, tuple)) and g for g in groups):
         raise TypeError(f"groups must be a list of non-empty lists of latent dimensions, got {groups!r}")
     flat = [d for g in groups for d in g]
@@ -246,7 +249,7 @@ def hierarchical_tc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dat
     estimator. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
     _check(z, mu, logvar)
-    groups = _check_groups(groups, z.shape[1])
+    groups = check_groups(groups, z.shape[1])
     _, logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
     log_groups, log_dims = logs["groups"].sum(1), logs["dims"].sum(1)
     terms = {"between": logs["joint"] - log_groups, "within": log_groups - log_dims,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from vae_course import validate
+from vae_course import objectives, validate, vq
+from vae_course.gradients import reparameterize
 
 
 def _image_shape(name: str, shape: Sequence[int]) -> tuple[int, int, int]:
@@ -143,3 +145,320 @@ class Autoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+class VAE(nn.Module):
+    """A variational autoencoder (Kingma and Welling 2014; Rezende et al. 2014).
+
+    - prior p(z) = N(0, I_D);
+    - encoder q_phi(z|x) = N(mu(x), diag exp(logvar(x))): the encoder network outputs 2D numbers,
+      the first D are mu, the last D are logvar (a log-variance is unconstrained, unlike sigma);
+    - decoder p_theta(x|z), chosen by ``likelihood``:
+
+      * ``"bernoulli"``: each pixel ~ Bernoulli(sigmoid(l)), l = decoder(z) the logits. The right
+        model for binary images; for grey values in [0, 1] it is the usual cross-entropy loss.
+      * ``"gaussian"``: x ~ N(sigmoid(l), sigma^2 I) with one variance shared by all pixels,
+        either fixed (``sigma2=0.05``) or learned (``sigma2=None``: a parameter ``log_sigma2``
+        trained with the rest, the "sigma-VAE" of Rybkin et al. 2021). A fixed sigma^2 weighs
+        the reconstruction against the KL like 1/beta does: small sigma^2 gives sharp
+        reconstructions and a weak prior. Learning it finds the maximum-likelihood balance. It is
+        shared rather than per pixel because a per-pixel variance of pixels that are always 0
+        (the borders of MNIST) shrinks to 0 and the likelihood grows without bound.
+
+    Shapes: x (B, C, H, W); mu, logvar, z (B, D); decoder parameters (B, C, H, W).
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int,
+                 image_shape: Sequence[int], likelihood: str = "bernoulli", sigma2: float | None = None):
+        super().__init__()
+        validate.one_of("likelihood", likelihood, LIKELIHOODS)
+        self.encoder, self.decoder = encoder, decoder
+        self.latent_dim = validate.positive_int("latent_dim", latent_dim)
+        self.image_shape = _image_shape("image_shape", image_shape)
+        self.likelihood = likelihood
+        if likelihood == "gaussian":
+            learned = sigma2 is None
+            log_sigma2 = torch.tensor(0.0 if learned else math.log(_positive("sigma2", sigma2)))
+            self.log_sigma2 = nn.Parameter(log_sigma2, requires_grad=learned)
+
+    @classmethod
+    def build(cls, kind: str, image_shape: Sequence[int], latent_dim: int, likelihood: str = "bernoulli",
+              hidden: Sequence[int] | int | None = None, sigma2: float | None = None) -> "VAE":
+        """An MLP (``kind="mlp"``) or convolutional (``"conv"``) VAE with a D = ``latent_dim`` latent.
+
+        ``hidden``: for ``"mlp"`` the encoder's hidden widths, mirrored in the decoder (default
+        (256, 128)); for ``"conv"`` the width of the dense layer beside the convolutions (default 256).
+        """
+        validate.one_of("kind", kind, ("mlp", "conv"))
+        validate.positive_int("latent_dim", latent_dim)
+        if kind == "mlp":
+            hidden = tuple(hidden or (256, 128))
+            encoder = MLPEncoder(image_shape, 2 * latent_dim, hidden)
+            decoder = MLPDecoder(latent_dim, image_shape, hidden[::-1])
+        else:
+            width = validate.positive_int("hidden", hidden or 256)
+            encoder = ConvEncoder(image_shape, 2 * latent_dim, hidden=width)
+            decoder = ConvDecoder(latent_dim, image_shape, hidden=width)
+        return cls(encoder, decoder, latent_dim, image_shape, likelihood, sigma2)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Parameters of q_phi(z|x): mu (B, D) and logvar (B, D) of images x (B, C, H, W)."""
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Parameters of p_theta(x|z) for codes z (B, D), shape (B, C, H, W): the logits
+        (Bernoulli) or the mean in [0, 1] (Gaussian)."""
+        out = self.decoder(z)
+        return out if self.likelihood == "bernoulli" else torch.sigmoid(out)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x_params, mu, logvar, z) with z = mu + exp(logvar / 2) * eps drawn from q_phi(z|x)."""
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar, z
+
+    def mean_image(self, x_params: torch.Tensor) -> torch.Tensor:
+        """E[x | z] in [0, 1] from decoder parameters (sigmoid of logits, or the Gaussian mean)."""
+        return torch.sigmoid(x_params) if self.likelihood == "bernoulli" else x_params
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """E[x | z = mu(x)], the reconstruction of x (B, C, H, W) at the mean code, in [0, 1]."""
+        return self.mean_image(self.decode(self.encode(x)[0]))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images (n, C, H, W) in [0, 1]: z ~ N(0, I), then the pixel means E[x | z]
+        (not a noisy draw from p(x|z), which for Bernoulli pixels would be salt and pepper)."""
+        validate.positive_int("n", n)
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        return self.mean_image(self.decode(z))
+
+    def log_px_given_z(self, x: torch.Tensor, x_params: torch.Tensor) -> torch.Tensor:
+        """log p_theta(x|z) summed over pixels: x (B, C, H, W) and x_params (..., B, C, H, W)
+        -> (..., B); leading dimensions of ``x_params`` (e.g. K importance samples) broadcast."""
+        validate.tensor("x", x, shape=(None, *self.image_shape))
+        validate.tensor("x_params", x_params, ndim=range(4, 8))
+        if x_params.shape[-3:] != x.shape[1:] or x_params.shape[-4] not in (1, len(x)):
+            raise ValueError(f"x_params must have shape (..., {len(x)} or 1, {', '.join(map(str, self.image_shape))})"
+                             f" to match x {tuple(x.shape)}, got {tuple(x_params.shape)}")
+        if self.likelihood == "bernoulli":
+            log_p = objectives.log_bernoulli(x, x_params)
+        else:
+            log_p = objectives.log_normal(x, x_params, self.log_sigma2.expand_as(x_params))
+        return log_p.flatten(-3).sum(-1)
+
+
+def _positive(name: str, value: float) -> float:
+    if validate.non_negative(name, value) == 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return float(value)
+
+
+def one_hot(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """The one-hot code of integer labels: e_y in {0, 1}^C with a single 1 at position y.
+
+    y (B,) int64 with values in [0, n_classes) -> (B, n_classes) float. Raises ``ValueError``
+    for a label outside the range (``torch.nn.functional.one_hot`` would silently widen it).
+    """
+    validate.positive_int("n_classes", n_classes)
+    validate.tensor("y", y, ndim=1, floating=False)
+    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        raise ValueError(f"y must hold labels in [0, {n_classes}), got values in "
+                         f"[{int(y.min())}, {int(y.max())}]")
+    return nn.functional.one_hot(y.long(), n_classes).float()
+
+
+class ConditionalVAE(VAE):
+    """A conditional VAE (Sohn et al. 2015; Kingma et al. 2014, "M2" without the classifier):
+    q_phi(z | x, y) and p_theta(x | z, y) both see the label y, the prior stays p(z) = N(0, I).
+
+    The label enters as a one-hot vector concatenated to the input of the first dense layer of
+    each network: [flatten(x), e_y] -> MLP -> (mu, logvar), and [z, e_y] -> ``MLPDecoder``.
+    Since the decoder is told the class, z only has to carry what the label does not: style
+    (slant, thickness, size). Everything else (likelihoods, ``log_px_given_z``, ``mean_image``)
+    is the ``VAE``'s. Shapes: x (B, C, H, W), y (B,) int64, z (B, D).
+    """
+
+    def __init__(self, image_shape: Sequence[int], latent_dim: int, n_classes: int = 10,
+                 hidden: Sequence[int] = (256, 128), likelihood: str = "bernoulli",
+                 sigma2: float | None = None):
+        image_shape = _image_shape("image_shape", image_shape)
+        validate.positive_int("latent_dim", latent_dim)
+        validate.positive_int("n_classes", n_classes)
+        encoder = mlp([math.prod(image_shape) + n_classes, *hidden, 2 * latent_dim])
+        decoder = MLPDecoder(latent_dim + n_classes, image_shape, tuple(hidden)[::-1])
+        super().__init__(encoder, decoder, latent_dim, image_shape, likelihood, sigma2)
+        self.n_classes = n_classes
+
+    def _labels(self, y: torch.Tensor, batch: int) -> torch.Tensor:
+        validate.tensor("y", y, shape=(batch,), floating=False)
+        return one_hot(y, self.n_classes).to(next(self.parameters()).device)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """mu, logvar (B, D) of q_phi(z | x, y) for images x (B, C, H, W) and labels y (B,)."""
+        validate.tensor("x", x, shape=(None, *self.image_shape))
+        h = torch.cat([x.flatten(1), self._labels(y, len(x))], dim=1)
+        return self.encoder(h).chunk(2, dim=-1)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Parameters of p_theta(x | z, y), (B, C, H, W), for codes z (B, D) and labels y (B,)."""
+        validate.tensor("z", z, shape=(None, self.latent_dim))
+        return super().decode(torch.cat([z, self._labels(y, len(z))], dim=1))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(x_params, mu, logvar, z) with z = mu + exp(logvar / 2) * eps drawn from q_phi(z | x, y)."""
+        mu, logvar = self.encode(x, y)
+        z = reparameterize(mu, logvar)
+        return self.decode(z, y), mu, logvar, z
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """E[x | z = mu(x, y), y] in [0, 1]; pass another label than x's own to re-draw x as it."""
+        return self.mean_image(self.decode(self.encode(x, y)[0], y))
+
+    @torch.no_grad()
+    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One image (B, C, H, W) in [0, 1] per requested label (B,): z ~ N(0, I), then E[x | z, y]."""
+        device = next(self.parameters()).device
+        z = torch.randn(len(labels), self.latent_dim, generator=generator).to(device)
+        return self.mean_image(self.decode(z, labels))
+
+
+class VQOutput(NamedTuple):
+    """What ``VectorQuantizer`` returns: the quantized map z_q (B, D, h, w) carrying the
+    straight-through gradient, the code indices (B, h, w) and the two scalar losses."""
+    z_q: torch.Tensor
+    indices: torch.Tensor
+    codebook_loss: torch.Tensor
+    commitment_loss: torch.Tensor
+
+
+class VectorQuantizer(nn.Module):
+    """The VQ-VAE bottleneck (van den Oord et al. 2017): each position of z_e (B, D, h, w) is
+    replaced by its nearest entry of a K x D codebook (``vq.nearest_code``), with the
+    straight-through gradient (``vq.straight_through``).
+
+    - ``ema_decay=None``: the codebook is a parameter trained by the codebook loss;
+      ``ema_decay=g``: it is a buffer updated by moving averages (``vq.ema_codebook_update``)
+      and the codebook loss is 0.
+    - ``restart_every=n``: every n training calls, codes unused during the last n calls are moved
+      onto random current encoder outputs (``vq.restart_dead_codes``); ``self.restarts`` counts them.
+
+    The codebook starts uniform in [-1/K, 1/K], as in the paper's reference code.
+    """
+
+    def __init__(self, K: int, D: int, *, ema_decay: float | None = None,
+                 restart_every: int | None = None):
+        super().__init__()
+        self.K, self.D = validate.positive_int("K", K), validate.positive_int("D", D)
+        self.ema_decay = None if ema_decay is None else validate.probability("ema_decay", ema_decay)
+        self.restart_every = None if restart_every is None else validate.positive_int("restart_every", restart_every)
+        codebook = torch.empty(K, D).uniform_(-1 / K, 1 / K)
+        if self.ema_decay is None:
+            self.codebook = nn.Parameter(codebook)
+        else:  # each code starts as if it had been seen once, at its initial value
+            self.register_buffer("codebook", codebook)
+            self.register_buffer("ema_counts", torch.ones(K))
+            self.register_buffer("ema_sums", codebook.clone())
+        self.register_buffer("counts", torch.zeros(K))  # assignments since the last restart
+        self.calls, self.restarts = 0, 0
+
+    @torch.no_grad()
+    def _restart(self, flat: torch.Tensor) -> None:
+        dead = vq.restart_dead_codes(self.codebook, self.counts, flat)
+        if self.ema_decay is not None:  # restart the moving averages at the new codes too
+            self.ema_counts[dead], self.ema_sums[dead] = 1.0, self.codebook[dead]
+        self.restarts += len(dead)
+        self.counts.zero_()
+
+    def forward(self, z_e: torch.Tensor) -> VQOutput:
+        """Quantize z_e (B, D, h, w); in training mode also update the EMA codebook and restarts."""
+        validate.tensor("z_e", z_e, shape=(None, self.D, None, None))
+        B, D, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, D)
+        if self.training and self.restart_every and self.calls and self.calls % self.restart_every == 0:
+            self._restart(flat)
+        z_q, indices = vq.nearest_code(flat, self.codebook)
+        if self.training:
+            self.calls += 1
+            self.counts += torch.bincount(indices, minlength=self.K).to(self.counts.dtype)
+            if self.ema_decay is not None:
+                with torch.no_grad():
+                    self.codebook.copy_(vq.ema_codebook_update(
+                        {"counts": self.ema_counts, "sums": self.ema_sums}, flat.detach(), indices, self.ema_decay))
+        z_q = z_q.view(B, h, w, D).permute(0, 3, 1, 2)
+        book = vq.codebook_loss(z_e, z_q) if self.ema_decay is None else z_e.new_zeros(())
+        return VQOutput(vq.straight_through(z_e, z_q), indices.view(B, h, w), book, vq.commitment_loss(z_e, z_q))
+
+
+def _conv_stack(c_in: int, c_out: int, width: int, downsample: int, up: bool) -> nn.Sequential:
+    """3x3 conv -> ``downsample`` stride-2 (transposed) 4x4 convs, each halving (doubling) H, W
+    -> conv to ``c_out``: the VQ-VAE's spatial encoder (up=False) or decoder (up=True)."""
+    resample = nn.ConvTranspose2d if up else nn.Conv2d
+    layers: list[nn.Module] = [nn.Conv2d(c_in, width, 3, padding=1), nn.ReLU()]
+    for _ in range(downsample):
+        layers += [resample(width, width, 4, stride=2, padding=1), nn.ReLU()]
+    layers.append(nn.Conv2d(width, c_out, 3 if up else 1, padding=1 if up else 0))
+    return nn.Sequential(*layers)
+
+
+class VQVAE(nn.Module):
+    """A small VQ-VAE (van den Oord et al. 2017): a conv encoder maps x (B, C, H, W) to
+    z_e (B, D, h, w) with h = H / 2^downsample, a ``VectorQuantizer`` with K codes replaces each
+    position by a code, and a conv decoder maps z_q back to logits (B, C, H, W).
+
+    ``downsample=1`` turns digits' 8x8 into a 4x4 map of codes; ``downsample=2`` MNIST's 28x28
+    into 7x7. ``ema_decay`` and ``restart_every`` go to the quantizer.
+    """
+
+    def __init__(self, image_shape: Sequence[int], K: int = 32, D: int = 16, *, downsample: int = 1,
+                 width: int = 64, ema_decay: float | None = None, restart_every: int | None = None):
+        super().__init__()
+        self.image_shape = _image_shape("image_shape", image_shape)
+        validate.positive_int("downsample", downsample)
+        scale = 2 ** downsample
+        if self.image_shape[1] % scale or self.image_shape[2] % scale:
+            raise ValueError(f"image height and width must be multiples of 2**downsample = {scale}, "
+                             f"got image_shape {self.image_shape}")
+        self.code_shape = (self.image_shape[1] // scale, self.image_shape[2] // scale)
+        self.encoder = _conv_stack(self.image_shape[0], D, width, downsample, up=False)
+        self.quantizer = VectorQuantizer(K, D, ema_decay=ema_decay, restart_every=restart_every)
+        self.decoder = _conv_stack(D, self.image_shape[0], width, downsample, up=True)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The continuous encoder output z_e (B, D, h, w) of images x (B, C, H, W)."""
+        validate.tensor("x", x, shape=(None, *self.image_shape))
+        return self.encoder(x)
+
+    def quantize(self, z_e: torch.Tensor) -> VQOutput:
+        """The quantizer's output for z_e (B, D, h, w): z_q, indices (B, h, w) and the losses."""
+        return self.quantizer(z_e)
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1], (B, C, H, W), from quantized maps z_q (B, D, h, w)."""
+        return torch.sigmoid(self.decoder(z_q))
+
+    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] from code maps (B, h, w): look the codes up, then decode."""
+        validate.tensor("indices", indices, shape=(None, *self.code_shape), floating=False)
+        return self.decode(self.quantizer.codebook[indices].permute(0, 3, 1, 2))
+
+    @torch.no_grad()
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The code map (B, h, w) of images x (B, C, H, W), in eval mode (no codebook updates)."""
+        was_training = self.training
+        self.eval()
+        indices = self.quantize(self.encode(x)).indices
+        self.train(was_training)
+        return indices
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.quantize(self.encode(x)).z_q)

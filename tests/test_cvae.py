@@ -1,0 +1,89 @@
+"""The conditional VAE (models.one_hot, models.ConditionalVAE, losses.cvae_loss)."""
+import pytest
+import torch
+
+from vae_course import losses, models, objectives, train
+
+
+def test_one_hot_puts_a_single_one_at_the_label():
+    codes = models.one_hot(torch.tensor([2, 0, 3]), 4)
+    expected = torch.zeros(3, 4)
+    for row, label in enumerate([2, 0, 3]):
+        expected[row, label] = 1.0
+    assert codes.dtype == torch.float32
+    assert torch.equal(codes, expected)
+
+
+@pytest.mark.parametrize("labels", [[0, 4], [-1, 2]])
+def test_one_hot_rejects_out_of_range_labels(labels):
+    with pytest.raises(ValueError, match=r"labels in \[0, 4\)"):
+        models.one_hot(torch.tensor(labels), 4)
+
+
+def test_one_hot_rejects_bad_types():
+    with pytest.raises(TypeError, match="y must be a floating-point|integer labels"):
+        models.one_hot(torch.tensor([0.0, 1.0]), 4)
+    with pytest.raises(TypeError, match="n_classes must be an int"):
+        models.one_hot(torch.tensor([0, 1]), 4.0)
+    with pytest.raises(ValueError, match="1 dimensions"):
+        models.one_hot(torch.tensor([[0, 1]]), 4)
+
+
+def small_cvae():
+    torch.manual_seed(0)
+    return models.ConditionalVAE((1, 8, 8), latent_dim=3, n_classes=10, hidden=(32, 16))
+
+
+def test_cvae_shapes():
+    model = small_cvae()
+    x, y = torch.rand(5, 1, 8, 8), torch.tensor([0, 1, 2, 3, 9])
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == logvar.shape == (5, 3)
+    x_params, mu, logvar, z = model(x, y)
+    assert x_params.shape == x.shape and z.shape == (5, 3)
+    samples = model.sample(y)
+    assert samples.shape == x.shape and samples.min() >= 0 and samples.max() <= 1
+    assert model.reconstruct(x, y).shape == x.shape
+
+
+def test_decoder_and_encoder_depend_on_the_label():
+    model = small_cvae()
+    z, x = torch.randn(4, 3), torch.rand(4, 1, 8, 8)
+    zeros, sevens = torch.zeros(4, dtype=torch.int64), torch.full((4,), 7)
+    assert not torch.allclose(model.decode(z, zeros), model.decode(z, sevens))
+    assert not torch.allclose(model.encode(x, zeros)[0], model.encode(x, sevens)[0])
+    # and the same label gives the same output: the label is the only thing that changed
+    torch.testing.assert_close(model.decode(z, sevens), model.decode(z, sevens.clone()))
+
+
+def test_cvae_rejects_mismatched_labels():
+    model = small_cvae()
+    with pytest.raises(ValueError, match=r"y must have shape \(5\)"):
+        model.encode(torch.rand(5, 1, 8, 8), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"labels in \[0, 10\)"):
+        model.decode(torch.randn(2, 3), torch.tensor([0, 10]))
+
+
+def test_cvae_loss_is_the_negative_conditional_elbo():
+    model = small_cvae()
+    x, y = torch.rand(6, 1, 8, 8), torch.arange(6)
+    torch.manual_seed(1)
+    loss, logs = losses.cvae_loss()(model, (x, y), 0)
+    torch.manual_seed(1)  # the same reparameterization noise, computed term by term
+    x_params, mu, logvar, _ = model(x, y)
+    rec = objectives.log_bernoulli(x, x_params).flatten(1).sum(1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+    torch.testing.assert_close(loss, -(rec - kl).mean())
+    torch.testing.assert_close(logs["elbo"], (rec - kl).mean())
+    with pytest.raises(ValueError, match=r"\(x, y\) batches"):
+        losses.cvae_loss()(model, x, 0)
+
+
+def test_cvae_training_lowers_the_loss():
+    model = small_cvae()
+    g = torch.Generator().manual_seed(0)
+    x, y = (torch.rand(64, 1, 8, 8, generator=g) > 0.5).float(), torch.randint(0, 10, (64,), generator=g)
+    loss_fn = losses.cvae_loss()
+    before = train.evaluate(model, loss_fn, (x, y))["loss"]
+    train.fit(model, loss_fn, (x, y), steps=60, batch_size=32, lr=3e-3, progress=False)
+    assert train.evaluate(model, loss_fn, (x, y))["loss"] < before - 1.0

@@ -1,0 +1,212 @@
+"""beta-TCVAE and HFVAE losses against hand computations with explicit loops, and the
+latent-space helpers of ``vae_course.disentangle``."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from vae_course import disentangle, losses, models
+
+N, M, D = 50, 5, 4
+GROUPS = [[0, 2], [1], [3]]
+
+
+class FixedVAE(nn.Module):
+    """A stand-in VAE whose forward pass returns fixed (x_params, mu, logvar, z), so that a
+    loss can be recomputed by hand on exactly the same sample z."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.mu = torch.randn(M, D, generator=g, dtype=torch.float64)
+        self.logvar = 0.5 * torch.randn(M, D, generator=g, dtype=torch.float64) - 0.5
+        self.z = self.mu + (0.5 * self.logvar).exp() * torch.randn(M, D, generator=g, dtype=torch.float64)
+        self.log_px = -100 * torch.rand(M, generator=g, dtype=torch.float64)
+        self.weight = nn.Parameter(torch.zeros(()))  # fit()/devices need one parameter
+
+    def forward(self, x):
+        return x, self.mu, self.logvar, self.z
+
+    def log_px_given_z(self, x, x_params):
+        return self.log_px
+
+
+def _log_n(x, mu, logvar):
+    return -0.5 * (math.log(2 * math.pi) + logvar + (x - mu) ** 2 / math.exp(logvar))
+
+
+def _hand_log_q(model, i, dims, estimator):
+    """log sum_j w_ij prod_{d in dims} q(z_id|x_j) by explicit loops over j and d."""
+    total = 0.0
+    for j in range(M):
+        if estimator == "mws":
+            w = 1 / (N * M)
+        else:
+            w = 1 / N if j == i else (N - 1) / (N * (M - 1))
+        dens = math.exp(sum(_log_n(model.z[i, d].item(), model.mu[j, d].item(), model.logvar[j, d].item())
+                            for d in dims))
+        total += w * dens
+    return math.log(total)
+
+
+def _hand_terms(model, estimator):
+    """Batch means of MI, TC, DWKL and the HFVAE split, each sample done by hand."""
+    sums = dict.fromkeys(("mi", "tc", "dwkl", "between", "within"), 0.0)
+    for i in range(M):
+        zi = model.z[i]
+        log_qzx = sum(_log_n(zi[d].item(), model.mu[i, d].item(), model.logvar[i, d].item()) for d in range(D))
+        joint = _hand_log_q(model, i, range(D), estimator)
+        dims = sum(_hand_log_q(model, i, [d], estimator) for d in range(D))
+        grouped = sum(_hand_log_q(model, i, g, estimator) for g in GROUPS)
+        log_pz = sum(_log_n(zi[d].item(), 0.0, 0.0) for d in range(D))
+        for name, value in (("mi", log_qzx - joint), ("tc", joint - dims), ("dwkl", dims - log_pz),
+                            ("between", joint - grouped), ("within", grouped - dims)):
+            sums[name] += value / M
+    return sums
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_beta_tcvae_loss_equals_hand_computation(estimator):
+    model = FixedVAE()
+    hand = _hand_terms(model, estimator)
+    loss, logs = losses.beta_tcvae_loss(N, alpha=0.5, beta=6.0, gamma=2.0, estimator=estimator)(model, model.z, 0)
+    expected = -model.log_px.mean().item() + 0.5 * hand["mi"] + 6.0 * hand["tc"] + 2.0 * hand["dwkl"]
+    assert loss.item() == pytest.approx(expected, rel=1e-9)
+    for name in ("mi", "tc", "dwkl"):
+        assert logs[name].item() == pytest.approx(hand[name], rel=1e-9, abs=1e-9)
+    assert logs["rec"].item() == pytest.approx(model.log_px.mean().item())
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_unit_weights_give_the_per_sample_kl_whatever_the_estimator(estimator):
+    model = FixedVAE(seed=1)
+    loss, _ = losses.beta_tcvae_loss(N, alpha=1.0, beta=1.0, gamma=1.0, estimator=estimator)(model, model.z, 0)
+    log_q = sum(_log_n(model.z[i, d].item(), model.mu[i, d].item(), model.logvar[i, d].item())
+                for i in range(M) for d in range(D)) / M
+    log_p = sum(_log_n(model.z[i, d].item(), 0.0, 0.0) for i in range(M) for d in range(D)) / M
+    assert loss.item() + model.log_px.mean().item() == pytest.approx(log_q - log_p, rel=1e-9)
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_hfvae_loss_equals_hand_computation(estimator):
+    model = FixedVAE(seed=2)
+    hand = _hand_terms(model, estimator)
+    loss, logs = losses.hfvae_loss(N, GROUPS, alpha=0.5, beta=8.0, gamma=2.0, estimator=estimator)(model, model.z, 0)
+    expected = (-model.log_px.mean().item() + 0.5 * hand["mi"] + 8.0 * hand["between"]
+                + 2.0 * hand["within"] + hand["dwkl"])
+    assert loss.item() == pytest.approx(expected, rel=1e-9)
+    assert logs["kl_qz"].item() == pytest.approx(hand["tc"] + hand["dwkl"], rel=1e-9)
+
+
+def test_hfvae_with_equal_group_weights_is_beta_tcvae():
+    model = FixedVAE(seed=3)
+    hf, _ = losses.hfvae_loss(N, GROUPS, alpha=0.7, beta=5.0, gamma=5.0)(model, model.z, 0)
+    tc, _ = losses.beta_tcvae_loss(N, alpha=0.7, beta=5.0, gamma=1.0)(model, model.z, 0)
+    assert hf.item() == pytest.approx(tc.item(), rel=1e-9)
+    unequal, _ = losses.hfvae_loss(N, GROUPS, alpha=0.7, beta=5.0, gamma=0.0)(model, model.z, 0)
+    assert abs(unequal.item() - tc.item()) > 1e-6
+
+
+def test_warmup_scales_the_penalty():
+    model = FixedVAE(seed=4)
+    rec = -model.log_px.mean().item()
+    full, _ = losses.beta_tcvae_loss(N)(model, model.z, 0)
+    ramp, _ = losses.beta_tcvae_loss(N, warmup_steps=10)(model, model.z, 0)
+    assert ramp.item() - rec == pytest.approx(0.1 * (full.item() - rec), rel=1e-9)
+
+
+def test_losses_train_a_real_vae():
+    torch.manual_seed(0)
+    model = models.VAE.build("mlp", (1, 8, 8), 3, hidden=(16,))
+    x = torch.rand(32, 1, 8, 8)
+    for loss_fn in (losses.beta_tcvae_loss(100), losses.hfvae_loss(100, [[0], [1, 2]])):
+        loss, logs = loss_fn(model, x, 0)
+        loss.backward()
+        assert torch.isfinite(loss) and set(logs) >= {"rec", "kl", "elbo", "mi", "dwkl", "kl_qz"}
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda: losses.beta_tcvae_loss(0), ValueError, "dataset_size"),
+    (lambda: losses.beta_tcvae_loss(10, beta=-1.0), ValueError, "tc"),
+    (lambda: losses.beta_tcvae_loss(10, estimator="naive"), ValueError, "estimator"),
+    (lambda: losses.beta_tcvae_loss(10, warmup_steps=-5), ValueError, "warmup_steps"),
+    (lambda: losses.hfvae_loss(10, [[0, 1], [1, 2]]), ValueError, "partition"),
+    (lambda: losses.hfvae_loss(10, "01"), TypeError, "groups"),
+    (lambda: losses.hfvae_loss(10, [[0], [1]], gamma=-2.0), ValueError, "within"),
+])
+def test_bad_arguments_raise_before_training(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_dataset_smaller_than_the_batch_raises():
+    model = FixedVAE()
+    with pytest.raises(ValueError, match="dataset_size"):
+        losses.beta_tcvae_loss(M - 1)(model, model.z, 0)
+    with pytest.raises(ValueError, match="partition"):
+        losses.hfvae_loss(N, [[0, 1], [2]])(model, model.z, 0)  # D = 4 but groups cover 3
+
+
+def _small_vae():
+    torch.manual_seed(0)
+    return models.VAE.build("mlp", (1, 8, 8), 3, hidden=(16,)), torch.rand(10, 1, 8, 8)
+
+
+def test_encode_all_matches_one_big_batch():
+    model, x = _small_vae()
+    mu, logvar = disentangle.encode_all(model, x, batch_size=3)
+    with torch.no_grad():
+        mu_ref, logvar_ref = model.encode(x)
+    assert torch.allclose(mu, mu_ref, atol=1e-6) and torch.allclose(logvar, logvar_ref, atol=1e-6)
+
+
+def test_latent_traversal_changes_only_one_coordinate():
+    model, _ = _small_vae()
+    z0, values = torch.tensor([0.3, -1.0, 2.0]), torch.linspace(-2, 2, 5)
+    images = disentangle.latent_traversal(model, z0, 1, values)
+    assert images.shape == (5, 1, 8, 8)
+    for k, v in enumerate(values):
+        z = torch.tensor([[0.3, v.item(), 2.0]])
+        with torch.no_grad():
+            assert torch.allclose(images[k], torch.sigmoid(model.decode(z))[0], atol=1e-6)
+    rows = disentangle.traversal_rows(model, z0, [0, 2], values)
+    assert len(rows) == 2 and torch.equal(rows[1], disentangle.latent_traversal(model, z0, 2, values))
+    with pytest.raises(ValueError, match="dim"):
+        disentangle.latent_traversal(model, z0, 3, values)
+    with pytest.raises(ValueError, match="z0"):
+        disentangle.latent_traversal(model, z0[None], 0, values)
+
+
+def test_train_vae_is_reproducible_for_a_seed():
+    x = torch.rand(64, 1, 8, 8)
+    runs = [disentangle.train_vae(losses.vae_loss(), x, latent_dim=2, steps=3, seed=s, batch_size=16,
+                                  progress=False)[1].train["loss"] for s in (7, 7, 8)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_estimator_bias_at_the_full_batch():
+    """With the whole data set as the batch, MSS is exact and MWS is off by exactly log N per
+    mixture, so its TC by (D - 1) log N."""
+    g = torch.Generator().manual_seed(0)
+    n, d = 40, 3
+    mu, logvar = torch.randn(n, d, generator=g, dtype=torch.float64), torch.full((n, d), -1.0, dtype=torch.float64)
+    z = mu + (0.5 * logvar).exp() * torch.randn(n, d, generator=g, dtype=torch.float64)
+    mss = disentangle.estimator_bias(z, mu, logvar, n, "mss", repeats=2)
+    mws = disentangle.estimator_bias(z, mu, logvar, n, "mws", repeats=2)
+    assert all(abs(v) < 1e-9 for v in mss.values())
+    assert mws["tc"] == pytest.approx((d - 1) * math.log(n), rel=1e-9)
+    assert mws["mi"] == pytest.approx(math.log(n), rel=1e-9)
+    with pytest.raises(ValueError, match="batch_size"):
+        disentangle.estimator_bias(z, mu, logvar, 1, "mss")
+
+
+def test_model_mig_scores_the_posterior_means():
+    from vae_course import metrics
+    model, x = _small_vae()
+    factors = torch.randint(3, (10, 2), generator=torch.Generator().manual_seed(0))
+    mu, _ = disentangle.encode_all(model, x)
+    assert disentangle.model_mig(model, x, factors, n_bins=4) == metrics.mig(mu.numpy(), factors.numpy(), n_bins=4)
+    with pytest.raises(ValueError, match="factors"):
+        disentangle.model_mig(model, x, factors[:5])

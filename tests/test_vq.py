@@ -1,0 +1,201 @@
+"""Vector quantization (vae_course.vq, models.VectorQuantizer, models.VQVAE): quantization
+against brute force, the straight-through gradient, which parameters each loss moves, usage
+statistics, the EMA update, dead-code restarts and the categorical prior."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from vae_course import models, vq
+
+
+def brute_force_nearest(z_e, codebook):
+    indices = []
+    for z in z_e:
+        distances = [sum((z[d] - e[d]).item() ** 2 for d in range(len(z))) for e in codebook]
+        indices.append(min(range(len(codebook)), key=distances.__getitem__))
+    return torch.tensor(indices)
+
+
+def test_nearest_code_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    z_e, codebook = torch.randn(40, 3, generator=g), torch.randn(7, 3, generator=g)
+    z_q, indices = vq.nearest_code(z_e, codebook)
+    expected = brute_force_nearest(z_e, codebook)
+    assert torch.equal(indices, expected)
+    assert torch.equal(z_q, codebook[expected])
+
+
+def test_nearest_code_rejects_mismatched_dimensions():
+    with pytest.raises(ValueError, match="z_e must have shape"):
+        vq.nearest_code(torch.randn(4, 3), torch.randn(5, 2))
+    with pytest.raises(ValueError, match="codebook must have 2 dimensions"):
+        vq.nearest_code(torch.randn(4, 3), torch.randn(5))
+
+
+def test_straight_through_copies_the_gradient_to_z_e():
+    g = torch.Generator().manual_seed(1)
+    z_e = torch.randn(6, 4, generator=g, requires_grad=True)
+    codebook = torch.randn(5, 4, generator=g, requires_grad=True)
+    z_q, _ = vq.nearest_code(z_e.detach(), codebook)
+    out = vq.straight_through(z_e, z_q)
+    torch.testing.assert_close(out, z_q)  # the forward value is the quantized vector
+    weights = torch.randn(6, 4, generator=g)
+    (out.pow(2) * weights).sum().backward()
+    # d/dz_e of f(z_q) through the estimator is f'(z_q) = 2 z_q w, and z_q's codebook gets nothing
+    torch.testing.assert_close(z_e.grad, 2 * z_q.detach() * weights)
+    assert codebook.grad is None or torch.count_nonzero(codebook.grad) == 0
+
+
+def quantizer_with_encoder(ema_decay=None):
+    torch.manual_seed(0)
+    encoder = nn.Conv2d(1, 3, 1)
+    quantizer = models.VectorQuantizer(6, 3, ema_decay=ema_decay)
+    with torch.no_grad():
+        quantizer.codebook.normal_()
+    return encoder, quantizer, torch.rand(4, 1, 5, 5)
+
+
+def grads(loss, encoder, quantizer):
+    params = [encoder.weight, quantizer.codebook]
+    return torch.autograd.grad(loss, params, allow_unused=True, retain_graph=True)
+
+
+def is_zero(grad):
+    return grad is None or torch.count_nonzero(grad) == 0
+
+
+def test_decoder_gradient_reaches_the_encoder_through_the_quantizer():
+    encoder, quantizer, x = quantizer_with_encoder()
+    out = quantizer(encoder(x))
+    g_encoder, g_codebook = grads(out.z_q.sum(), encoder, quantizer)
+    assert not is_zero(g_encoder)
+    assert is_zero(g_codebook)
+
+
+def test_codebook_loss_moves_only_the_codebook_and_commitment_only_the_encoder():
+    encoder, quantizer, x = quantizer_with_encoder()
+    out = quantizer(encoder(x))
+    g_encoder, g_codebook = grads(out.codebook_loss, encoder, quantizer)
+    assert is_zero(g_encoder) and not is_zero(g_codebook)
+    g_encoder, g_codebook = grads(out.commitment_loss, encoder, quantizer)
+    assert not is_zero(g_encoder) and is_zero(g_codebook)
+
+
+def test_losses_are_per_example_sums_of_squared_distances():
+    encoder, quantizer, x = quantizer_with_encoder()
+    z_e = encoder(x)
+    out = quantizer(z_e)
+    expected = sum(((z_e[b] - out.z_q[b]) ** 2).sum() for b in range(len(x))) / len(x)
+    torch.testing.assert_close(out.codebook_loss, expected)
+    torch.testing.assert_close(out.commitment_loss, expected)
+
+
+def test_code_usage_perplexity_and_dead_codes():
+    K = 8
+    uniform = vq.code_usage(torch.arange(K).repeat(3), K)
+    assert math.isclose(vq.perplexity(uniform).item(), K, rel_tol=1e-6)
+    assert vq.dead_codes(uniform) == 0
+    single = vq.code_usage(torch.full((10,), 3), K)
+    assert math.isclose(vq.perplexity(single).item(), 1.0, rel_tol=1e-6)
+    assert vq.dead_codes(single) == K - 1
+    indices = torch.tensor([[0, 1], [1, 1]])
+    torch.testing.assert_close(vq.code_usage(indices, 3), torch.tensor([0.25, 0.75, 0.0]))
+    h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    assert math.isclose(vq.perplexity(vq.code_usage(indices, 3)).item(), math.exp(h), rel_tol=1e-6)
+
+
+def test_usage_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match=r"values in \[0, 4\)"):
+        vq.code_usage(torch.tensor([0, 4]), 4)
+    with pytest.raises(TypeError, match="integer code indices"):
+        vq.code_usage(torch.tensor([0.0, 1.0]), 4)
+    with pytest.raises(TypeError, match="K must be an int"):
+        vq.code_usage(torch.tensor([0, 1]), 4.0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        vq.perplexity(torch.tensor([0.5, 0.6]))
+
+
+def test_ema_update_with_no_memory_is_a_k_means_step():
+    g = torch.Generator().manual_seed(2)
+    z_e, codebook = torch.randn(30, 2, generator=g), torch.randn(4, 2, generator=g)
+    _, indices = vq.nearest_code(z_e, codebook)
+    state = {"counts": torch.ones(4), "sums": codebook.clone()}
+    new = vq.ema_codebook_update(state, z_e, indices, decay=0.0, eps=0.0)
+    for k in range(4):
+        members = [z_e[n] for n in range(len(z_e)) if indices[n] == k]
+        if members:
+            torch.testing.assert_close(new[k], torch.stack(members).mean(0))
+
+
+def test_ema_quantizer_has_no_codebook_loss_and_moves_codes_towards_their_data():
+    encoder, quantizer, x = quantizer_with_encoder(ema_decay=0.5)
+    assert not isinstance(quantizer.codebook, nn.Parameter)
+    before = quantizer.codebook.clone()
+    quantizer.train()
+    z_e = encoder(x).detach()
+    out = quantizer(z_e)
+    assert out.codebook_loss.item() == 0.0
+    flat = z_e.permute(0, 2, 3, 1).reshape(-1, 3)
+    used = out.indices.flatten()
+    for k in used.unique():
+        mean = flat[used == k].mean(0)
+        assert (quantizer.codebook[k] - mean).norm() < (before[k] - mean).norm()
+
+
+def test_restart_moves_only_dead_codes_onto_encoder_outputs():
+    g = torch.Generator().manual_seed(3)
+    codebook, z_e = torch.randn(5, 2, generator=g), torch.randn(20, 2, generator=g)
+    before = codebook.clone()
+    moved = vq.restart_dead_codes(codebook, torch.tensor([3.0, 0.0, 1.0, 0.0, 2.0]), z_e)
+    assert moved.tolist() == [1, 3]
+    assert torch.equal(codebook[[0, 2, 4]], before[[0, 2, 4]])
+    for k in (1, 3):
+        assert any(torch.equal(codebook[k], z) for z in z_e)
+
+
+def test_quantizer_restarts_dead_codes_during_training():
+    torch.manual_seed(0)
+    quantizer = models.VectorQuantizer(16, 2, restart_every=2).train()
+    z_e = torch.randn(8, 2, 3, 3) + 5.0  # far from the initial codebook: one code wins everything
+    for _ in range(3):
+        out = quantizer(z_e)
+    assert quantizer.restarts >= 15  # all but the winning code were moved
+    assert vq.dead_codes(vq.code_usage(out.indices, 16)) < 15
+
+
+def test_categorical_prior_counts_and_samples():
+    indices = torch.tensor([[[0, 1]], [[0, 2]], [[1, 2]], [[0, 2]]])  # (N=4, h=1, w=2)
+    probs = vq.fit_categorical_prior(indices, K=3)
+    torch.testing.assert_close(probs, torch.tensor([[[0.75, 0.25, 0.0], [0.0, 0.25, 0.75]]]))
+    smoothed = vq.fit_categorical_prior(indices, K=3, alpha=1.0)
+    torch.testing.assert_close(smoothed[0, 0], torch.tensor([4.0, 2.0, 1.0]) / 7)
+    samples = vq.sample_categorical_prior(probs, 20_000, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (20_000, 1, 2)
+    torch.testing.assert_close(vq.fit_categorical_prior(samples, K=3), probs, atol=0.015, rtol=0)
+
+
+@pytest.mark.parametrize("shape,downsample,code_shape", [((1, 8, 8), 1, (4, 4)), ((1, 28, 28), 2, (7, 7))])
+def test_vqvae_shapes(shape, downsample, code_shape):
+    torch.manual_seed(0)
+    model = models.VQVAE(shape, K=10, D=4, downsample=downsample, width=8)
+    x = torch.rand(3, *shape)
+    assert model(x).shape == x.shape
+    codes = model.codes(x)
+    assert codes.shape == (3, *code_shape) and codes.max() < 10
+    assert model.decode_indices(codes).shape == x.shape
+    with pytest.raises(ValueError, match="multiples of 2"):
+        models.VQVAE((1, 10, 10), downsample=2)
+
+
+def test_vqvae_loss_is_reconstruction_plus_both_vq_terms():
+    torch.manual_seed(0)
+    model = models.VQVAE((1, 8, 8), K=8, D=4, width=8)
+    x = torch.rand(5, 1, 8, 8)
+    loss, logs = vq.vqvae_loss(beta=0.5)(model, x, 0)
+    torch.testing.assert_close(loss, logs["recon"] + logs["codebook"] + 0.5 * logs["commitment"])
+    logits = model.decoder(model.quantize(model.encode(x)).z_q)
+    recon = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+    torch.testing.assert_close(logs["recon"], recon)
+    assert 1.0 <= logs["perplexity"].item() <= 8.0

@@ -1,0 +1,243 @@
+"""VAE losses and the numbers we measure a trained VAE by.
+
+- ``elbo_terms``: the two terms of the ELBO of each example,
+  ELBO(x) = E_q[log p_theta(x|z)] - KL(q_phi(z|x) || p(z)) (Kingma and Welling 2014).
+- ``vae_loss``: the training loss -ELBO (optionally beta-weighted, with a KL warm-up) for ``train.fit``.
+- ``iwae_estimate``: log p(x) estimated by the importance-weighted bound (Burda et al. 2016).
+- ``kl_per_dimension`` and ``active_units``: which latent dimensions the model uses.
+
+Why per-example *sums*: the ELBO is a log-probability of a whole image, so log p(x|z) is a sum
+over its P pixels and the KL a sum over its D latents. Public VAE code often writes the
+reconstruction as a *mean* over pixels (``F.binary_cross_entropy(..., reduction="mean")``)
+while keeping the KL summed: that silently divides the likelihood by P, i.e. trains a
+beta-VAE with beta = P (784 on MNIST), giving blurry samples and collapsed latents. Here both
+terms are summed per example and only the batch is averaged, so beta = 1 is the true ELBO and
+the numbers are in nats per image, comparable with the literature.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from vae_course import estimators, objectives, validate
+from vae_course.disentangle import encode_all
+from vae_course.gradients import reparameterize
+from vae_course.train import Batch, LossFn
+
+
+def _images(batch: Batch) -> torch.Tensor:
+    """The images of a batch given as a tensor or as an (x, y, ...) tuple."""
+    return batch if isinstance(batch, torch.Tensor) else batch[0]
+
+
+def elbo_terms(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-example terms of the ELBO with one reparameterized sample z ~ q_phi(z|x):
+
+    rec = log p_theta(x|z) summed over pixels, kl = KL(q_phi(z|x) || N(0, I)) in closed form,
+    elbo = rec - kl. Each is a tensor (B,) for x (B, C, H, W). ``model`` is a ``models.VAE``
+    (any module with ``forward`` -> (x_params, mu, logvar, z) and ``log_px_given_z``).
+    """
+    validate.tensor("x", x, ndim=4)
+    x_params, mu, logvar, _ = model(x)
+    rec = model.log_px_given_z(x, x_params)
+    kl = objectives.kl_normal_std(mu, logvar)
+    return {"rec": rec, "kl": kl, "elbo": rec - kl}
+
+
+def beta_at(step: int, beta: float, warmup_steps: int) -> float:
+    """The KL weight at ``step``: beta * min(1, (step + 1) / warmup_steps) during a linear KL
+    warm-up (Bowman et al. 2016; Sonderby et al. 2016), ``beta`` without one."""
+    return beta if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
+
+
+def vae_loss(beta: float = 1.0, warmup_steps: int = 0,
+             transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LossFn:
+    """A ``loss_fn(model, batch, step)`` for ``train.fit``:
+
+    loss = (1/B) sum_b -[rec_b - beta_t kl_b], rec and kl summed per example (see the module
+    docstring for why sums, not pixel means), beta_t = ``beta_at(step, beta, warmup_steps)``.
+    beta = 1, no warm-up: the negative ELBO (Kingma and Welling 2014); beta != 1: the
+    beta-VAE (Higgins et al. 2017). ``transform`` is applied to the images first, e.g.
+    ``data.binarize`` for dynamic binarization. Logs the batch means of rec, kl and elbo
+    (the ELBO itself, whatever beta_t).
+    """
+    validate.non_negative("beta", beta)
+    validate.positive_int("warmup_steps", warmup_steps, minimum=0)
+
+    def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = _images(batch)
+        terms = elbo_terms(model, transform(x) if transform is not None else x)
+        loss = -(terms["rec"] - beta_at(step, beta, warmup_steps) * terms["kl"]).mean()
+        return loss, {name: value.mean().detach() for name, value in terms.items()}
+
+    return loss_fn
+
+
+def _log_weights(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None) -> torch.Tensor:
+    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for k samples z_k ~ q(z|x): (k, B)."""
+    mu, logvar = model.encode(x)
+    mu_k, logvar_k = mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape)
+    z = reparameterize(mu_k, logvar_k, generator=generator)
+    log_pz = objectives.log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(-1)
+    log_qz = objectives.log_normal(z, mu_k, logvar_k).sum(-1)
+    x_params = model.decode(z.flatten(0, 1)).unflatten(0, (k, len(x)))
+    return model.log_px_given_z(x, x_params) + log_pz - log_qz
+
+
+@torch.no_grad()
+def iwae_estimate(model: nn.Module, x: torch.Tensor, K: int, chunk: int = 20_000,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """The importance-weighted bound L_K(x) = log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x),
+    for each example of x (B, C, H, W) -> (B,) (Burda et al. 2016).
+
+    E[L_1] is the ELBO, E[L_K] never decreases with K and tends to log p(x) as K grows, so
+    -L_K with large K (K = 100, 5000) is the standard estimate of a VAE's negative
+    log-likelihood. ``chunk`` caps how many images are decoded at once (memory).
+    """
+    validate.tensor("x", x, ndim=4)
+    validate.positive_int("K", K)
+    validate.positive_int("chunk", chunk)
+    per_pass = max(1, chunk // len(x))
+    log_w = [_log_weights(model, x, min(per_pass, K - start), generator) for start in range(0, K, per_pass)]
+    return objectives.iwae_bound(torch.cat(log_w), dim=0)
+
+
+def kl_per_dimension(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """KL(q(z_d|x) || N(0, 1)) of each latent dimension d, averaged over the images x: (D,).
+    Sums to the average KL term of the ELBO; dimensions near 0 carry no information about x."""
+    validate.tensor("x", x, ndim=4)
+    mu, logvar = encode_all(model, x)
+    return objectives.kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(0)
+
+
+def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
+    """Which latent dimensions are active: A_d = Var_x(E_q[z_d | x]) > threshold (Burda et al.
+    2016, section 5.2), a bool tensor (D,). An inactive unit's posterior mean ignores x."""
+    validate.tensor("x", x, ndim=4)
+    validate.non_negative("threshold", threshold)
+    if len(x) < 2:
+        raise ValueError(f"x needs at least 2 images to measure a variance, got shape {tuple(x.shape)}")
+    mu, _ = encode_all(model, x)
+    return mu.var(0) > threshold
+
+
+def conditional_elbo_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-example terms of the conditional ELBO (Sohn et al. 2015), a lower bound on log p(x | y):
+
+    rec = log p_theta(x | z, y), kl = KL(q_phi(z | x, y) || N(0, I)), elbo = rec - kl, each (B,),
+    for x (B, C, H, W) and labels y (B,). ``model`` is a ``models.ConditionalVAE``.
+    """
+    validate.tensor("x", x, ndim=4)
+    x_params, mu, logvar, _ = model(x, y)
+    rec = model.log_px_given_z(x, x_params)
+    kl = objectives.kl_normal_std(mu, logvar)
+    return {"rec": rec, "kl": kl, "elbo": rec - kl}
+
+
+def cvae_loss(beta: float = 1.0) -> LossFn:
+    """A ``loss_fn(model, batch, step)`` for ``train.fit`` on ``(x, y)`` batches:
+    loss = (1/B) sum_b -[rec_b - beta kl_b] with the terms of ``conditional_elbo_terms``.
+    Logs the batch means of rec, kl and elbo."""
+    validate.non_negative("beta", beta)
+
+    def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if isinstance(batch, torch.Tensor) or len(batch) < 2:
+            raise ValueError("cvae_loss needs (x, y) batches: pass train_data=(x, y) to train.fit")
+        terms = conditional_elbo_terms(model, batch[0], batch[1])
+        loss = -(terms["rec"] - beta * terms["kl"]).mean()
+        return loss, {name: value.mean().detach() for name, value in terms.items()}
+
+    return loss_fn
+
+
+# --- Disentangling losses (notebooks 09 and 10): the KL split into estimable terms ---------
+
+
+def _check_weights(**weights: float) -> dict[str, float]:
+    return {name: validate.non_negative(name, w) for name, w in weights.items()}
+
+
+def _split_kl_loss(kl_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]],
+                   weights: dict[str, float], warmup_steps: int) -> LossFn:
+    """The loss shared by beta-TCVAE and HFVAE: with one z ~ q(z|x) per example,
+
+    loss = (1/B) sum_b -log p(x_b|z_b) + t * sum_k weights[k] * terms[k],
+
+    ``terms = kl_terms(z, mu, logvar)`` batch means of a split of log q(z|x) - log p(z), and
+    t = ``beta_at(step, 1, warmup_steps)`` the warm-up ramp. Logs rec, the closed-form kl and
+    elbo (as ``vae_loss`` does, so every model is measured alike) and every term.
+    """
+    def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = _images(batch)
+        x_params, mu, logvar, z = model(x)
+        rec = model.log_px_given_z(x, x_params).mean()
+        terms = kl_terms(z, mu, logvar)
+        penalty = sum(w * terms[name] for name, w in weights.items())
+        kl = objectives.kl_normal_std(mu, logvar).mean()
+        logs = {"rec": rec, "kl": kl, "elbo": rec - kl, **terms}
+        return -rec + beta_at(step, 1.0, warmup_steps) * penalty, {k: v.detach() for k, v in logs.items()}
+
+    return loss_fn
+
+
+def beta_tcvae_loss(dataset_size: int, alpha: float = 1.0, beta: float = 6.0, gamma: float = 1.0,
+                    estimator: str = "mss", warmup_steps: int = 0) -> LossFn:
+    """The beta-TCVAE loss (Chen et al. 2018, eq. 4) for ``train.fit``, per-example sums:
+
+    loss = (1/B) sum_b [-log p(x_b|z_b) + alpha MI_b + beta TC_b + gamma DWKL_b]
+
+    with the index-code MI, total correlation and dimension-wise KL of
+    ``estimators.kl_decomposition`` estimated on the minibatch (``estimator`` "mss" or "mws")
+    from a data set of N = ``dataset_size`` images; alpha = beta = gamma = 1 gives the
+    (minibatch-estimated) negative ELBO, alpha = gamma = 1 < beta the paper's beta-TCVAE.
+    The weights ramp up linearly over ``warmup_steps``. Logs rec, kl, elbo, mi, tc, dwkl
+    and kl_qz = tc + dwkl = KL(q(z) || p(z)).
+    """
+    validate.positive_int("dataset_size", dataset_size)
+    validate.one_of("estimator", estimator, estimators.ESTIMATORS)
+    validate.positive_int("warmup_steps", warmup_steps, minimum=0)
+    weights = _check_weights(mi=alpha, tc=beta, dwkl=gamma)
+
+    def kl_terms(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = estimators.kl_decomposition(z, mu, logvar, dataset_size, estimator)
+        return {**terms, "kl_qz": terms["tc"] + terms["dwkl"]}
+
+    return _split_kl_loss(kl_terms, weights, warmup_steps)
+
+
+def _group_dims(groups: object) -> int:
+    """The latent size D that ``groups`` claims to partition (checked fully by estimators)."""
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, (list, tuple)) for g in groups):
+        raise TypeError(f"groups must be a list of lists of latent dimensions, got {groups!r}")
+    return sum(len(g) for g in groups)
+
+
+def hfvae_loss(dataset_size: int, groups: list[list[int]], alpha: float = 1.0, beta: float = 6.0,
+               gamma: float = 1.0, estimator: str = "mss", warmup_steps: int = 0) -> LossFn:
+    """The HFVAE loss (Esmaeili et al. 2019) for ``train.fit``, per-example sums:
+
+    loss = (1/B) sum_b [-log p(x_b|z_b) + alpha MI_b + beta TC_between,b + gamma TC_within,b + DWKL_b]
+
+    with the latent dimensions split into ``groups`` (lists partitioning 0..D-1): beta penalises
+    the dependence between groups, KL(q(z) || prod_g q(z_g)), gamma the dependence inside each
+    group, sum_g KL(q(z_g) || prod_{d in g} q(z_d)) (``estimators.hierarchical_tc``), alpha the
+    index-code MI, and the dimension-wise KL keeps weight 1. In terms of the four terms of
+    -KL(q(z,x) || p(x,z)): alpha weighs term 2 (-MI) and beta, gamma and 1 the three parts of
+    term 3 (-KL(q(z) || p(z))); terms 1 and 4 keep weight 1. With beta = gamma it is
+    ``beta_tcvae_loss(alpha, beta, gamma=1)``. Logs rec, kl, elbo, mi, between, within, dwkl
+    and kl_qz = between + within + dwkl = KL(q(z) || p(z)).
+    """
+    validate.positive_int("dataset_size", dataset_size)
+    validate.one_of("estimator", estimator, estimators.ESTIMATORS)
+    validate.positive_int("warmup_steps", warmup_steps, minimum=0)
+    estimators.check_groups(groups, _group_dims(groups))  # a partition of 0..D-1, as hierarchical_tc needs
+    weights = _check_weights(mi=alpha, between=beta, within=gamma, dwkl=1.0)
+
+    def kl_terms(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
+        mi = estimators.kl_decomposition(z, mu, logvar, dataset_size, estimator)["mi"]
+        split = estimators.hierarchical_tc(z, mu, logvar, dataset_size, groups, estimator)
+        return {"mi": mi, **split, "kl_qz": split["between"] + split["within"] + split["dwkl"]}
+
+    return _split_kl_loss(kl_terms, weights, warmup_steps)

@@ -1,0 +1,189 @@
+"""Vector quantization: the discrete bottleneck of the VQ-VAE (van den Oord et al. 2017,
+"Neural Discrete Representation Learning").
+
+An encoder output z_e (a D-vector per position) is replaced by its nearest codebook entry
+e_k, k = argmin_j ||z_e - e_j||^2, from a codebook of K entries (K, D). The argmin has no
+gradient, so the decoder's gradient is copied straight through to z_e; the codebook learns
+from the codebook loss ||sg[z_e] - e||^2 (or from moving averages of the z_e assigned to it),
+and the commitment loss beta ||z_e - sg[e]||^2 keeps the encoder close to its codes.
+
+Functions here work on tensors; ``models.VectorQuantizer`` and ``models.VQVAE`` use them.
+Shapes: vectors (N, D), codebook (K, D), code maps (B, h, w) of indices in [0, K).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from vae_course import validate
+from vae_course.objectives import log_bernoulli
+
+
+def _indices(name: str, indices: torch.Tensor, ndim: int | None = None) -> torch.Tensor:
+    validate.tensor(name, indices, ndim=ndim, floating=False)
+    if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer code indices, got dtype {indices.dtype}")
+    return indices
+
+
+def _codebook(codebook: torch.Tensor) -> torch.Tensor:
+    return validate.tensor("codebook", codebook, ndim=2)
+
+
+def nearest_code(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nearest-codebook quantization: k_n = argmin_j ||z_e_n - e_j||^2 and z_q_n = e_{k_n}.
+
+    z_e (N, D), codebook (K, D) -> (z_q (N, D), indices (N,) int64). Distances are expanded as
+    ||z||^2 - 2 z.e + ||e||^2 so that no (N, K, D) tensor is built. van den Oord et al. 2017, eq. 1-2.
+    """
+    _codebook(codebook)
+    validate.tensor("z_e", z_e, shape=(None, codebook.shape[1]))
+    distances = (z_e.pow(2).sum(1, keepdim=True) - 2 * z_e @ codebook.T
+                 + codebook.pow(2).sum(1))
+    indices = distances.argmin(1)
+    return codebook[indices], indices
+
+
+def straight_through(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+    """The straight-through estimator z_e + sg[z_q - z_e]: its value is z_q, its gradient with
+    respect to z_e is the identity (the decoder's gradient is copied to the encoder) and it
+    passes no gradient to z_q. Bengio et al. 2013; van den Oord et al. 2017, section 3.2."""
+    validate.same_shape(z_e=z_e, z_q=z_q)
+    return z_e + (z_q - z_e).detach()
+
+
+def _squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    # summed over each example's values and averaged over the batch, like a summed log-likelihood
+    validate.tensor("z_e", a, ndim=range(2, 5))
+    validate.same_shape(z_e=a, z_q=b)
+    return (a - b).pow(2).flatten(1).sum(1).mean()
+
+
+def codebook_loss(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+    """The codebook loss ||sg[z_e] - e||^2: moves the chosen codes towards the encoder outputs
+    and nothing else. z_e, z_q (B, ...) -> scalar, summed per example and averaged over B.
+    van den Oord et al. 2017, eq. 3, second term."""
+    return _squared_error(z_e.detach(), z_q)
+
+
+def commitment_loss(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+    """The commitment loss ||z_e - sg[e]||^2 (weighted by beta in the objective): keeps the
+    encoder committed to its codes and moves nothing else. z_e, z_q (B, ...) -> scalar.
+    van den Oord et al. 2017, eq. 3, third term."""
+    return _squared_error(z_e, z_q.detach())
+
+
+def code_usage(indices: torch.Tensor, K: int) -> torch.Tensor:
+    """The fraction of positions assigned to each code, p_k = #{n: k_n = k} / N, shape (K,),
+    for ``indices`` of any shape with values in [0, K)."""
+    validate.positive_int("K", K)
+    _indices("indices", indices)
+    if indices.numel() == 0 or indices.min() < 0 or indices.max() >= K:
+        raise ValueError(f"indices must be non-empty with values in [0, {K}), got "
+                         f"shape {tuple(indices.shape)}" + (f" and range [{int(indices.min())}, "
+                         f"{int(indices.max())}]" if indices.numel() else ""))
+    return torch.bincount(indices.flatten(), minlength=K).float() / indices.numel()
+
+
+def _usage(usage: torch.Tensor) -> torch.Tensor:
+    validate.tensor("usage", usage, ndim=1)
+    if usage.min() < 0 or abs(float(usage.sum()) - 1) > 1e-4:
+        raise ValueError(f"usage must be non-negative and sum to 1, got sum {float(usage.sum()):.6g}")
+    return usage
+
+
+def perplexity(usage: torch.Tensor) -> torch.Tensor:
+    """Codebook perplexity exp(H(p)) = exp(-sum_k p_k log p_k) of the usage p (K,): the
+    effective number of codes in use, K for uniform usage and 1 when one code takes all."""
+    p = _usage(usage)
+    return torch.exp(-torch.special.xlogy(p, p).sum())
+
+
+def dead_codes(usage: torch.Tensor) -> int:
+    """How many codes are never used: #{k: p_k = 0} for the usage p (K,)."""
+    return int((_usage(usage) == 0).sum())
+
+
+def ema_codebook_update(state: dict[str, torch.Tensor], z_e: torch.Tensor, indices: torch.Tensor,
+                        decay: float, eps: float = 1e-5) -> torch.Tensor:
+    """The exponential-moving-average codebook update (van den Oord et al. 2017, appendix A.1):
+    N_k <- g N_k + (1 - g) n_k,  m_k <- g m_k + (1 - g) sum_{n: k_n = k} z_e_n,  e_k = m_k / N_k,
+    with g = ``decay``, n_k the batch count and N_k Laplace-smoothed by ``eps``.
+
+    ``state`` holds "counts" (K,) and "sums" (K, D), updated in place; z_e (N, D), indices (N,).
+    Returns the new codebook (K, D). Each e_k becomes a running mean of its assigned z_e: a
+    k-means step, with no learning rate and no codebook loss.
+    """
+    validate.probability("decay", decay)
+    counts, sums = state["counts"], state["sums"]
+    one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z_e.dtype)  # (N, K)
+    counts.mul_(decay).add_(one_hot.sum(0), alpha=1 - decay)
+    sums.mul_(decay).add_(one_hot.T @ z_e, alpha=1 - decay)
+    n = counts.sum()
+    smoothed = (counts + eps) / (n + len(counts) * eps) * n  # keeps unused codes from dividing by 0
+    return sums / smoothed.unsqueeze(1)
+
+
+def restart_dead_codes(codebook: torch.Tensor, counts: torch.Tensor, z_e: torch.Tensor,
+                       threshold: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A remedy for dead codes: every code used fewer than ``threshold`` times since the last
+    restart (``counts`` (K,)) is moved, in place, onto a randomly chosen current encoder output
+    from z_e (N, D), where the data is, so it can win assignments again. Returns the indices of
+    the moved codes. (Codebook resets as in Dhariwal et al. 2020, Jukebox, and Zeghidour et al. 2021.)"""
+    _codebook(codebook)
+    validate.tensor("z_e", z_e, shape=(None, codebook.shape[1]))
+    dead = (counts < threshold).nonzero().flatten()
+    if len(dead):
+        pick = torch.randint(len(z_e), (len(dead),), generator=generator).to(z_e.device)
+        codebook[dead] = z_e[pick].detach().to(codebook.dtype)
+    return dead
+
+
+def fit_categorical_prior(indices: torch.Tensor, K: int, alpha: float = 0.0) -> torch.Tensor:
+    """An independent categorical prior per position, fitted by (smoothed) counting:
+    p(k at position (i, j)) = (#{n: k_nij = k} + alpha) / (N + K alpha).
+
+    indices (N, h, w) of training codes -> probabilities (h, w, K). It ignores every dependence
+    between positions, which is why its samples are worse than an autoregressive prior's.
+    """
+    validate.positive_int("K", K)
+    validate.non_negative("alpha", alpha)
+    _indices("indices", indices, ndim=3)
+    code_usage(indices, K)  # validates the range
+    counts = torch.nn.functional.one_hot(indices, K).sum(0).double() + alpha
+    return (counts / counts.sum(-1, keepdim=True)).float()
+
+
+def sample_categorical_prior(probs: torch.Tensor, n: int,
+                             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw n code maps, each position independently: k_ij ~ Categorical(probs[i, j]).
+
+    probs (h, w, K) -> indices (n, h, w) int64.
+    """
+    validate.tensor("probs", probs, ndim=3)
+    validate.positive_int("n", n)
+    h, w, K = probs.shape
+    flat = torch.multinomial(probs.reshape(h * w, K).cpu(), n, replacement=True, generator=generator)
+    return flat.T.reshape(n, h, w).to(probs.device)
+
+
+def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
+    """A ``loss_fn`` for ``train.fit``: the VQ-VAE objective per example, averaged over the batch,
+    -log p(x | z_q) + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2 (van den Oord et al. 2017, eq. 3),
+    with a Bernoulli decoder; the codebook term is 0 for an EMA codebook. ``batch`` is x (B, C, H, W)
+    or (x, y). Logs recon, codebook, commitment and the batch's codebook perplexity.
+    """
+    validate.non_negative("beta", beta)
+
+    def loss_fn(model: nn.Module, batch, step: int):
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        out = model.quantize(model.encoder(x))
+        recon = -log_bernoulli(x, model.decoder(out.z_q)).flatten(1).sum(1).mean()
+        loss = recon + out.codebook_loss + beta * out.commitment_loss
+        usage = code_usage(out.indices, model.quantizer.K)
+        return loss, {"recon": recon, "codebook": out.codebook_loss,
+                      "commitment": out.commitment_loss, "perplexity": perplexity(usage)}
+
+    return loss_fn
