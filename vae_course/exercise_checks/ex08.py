@@ -1,0 +1,41 @@
+"""Checks of exercise 08 (beta-VAE): the loss against the package's objectives, a traversal
+against ``disentangle.latent_traversal`` on a small random VAE."""
+from __future__ import annotations
+
+import torch
+
+from vae_course import disentangle, models, objectives
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+
+
+def _batch(seed: int, b: int = 6, d: int = 3) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, 1, 4, 4, generator=g)
+    return x, 3 * torch.randn(b, 1, 4, 4, generator=g), torch.randn(b, d, generator=g), torch.randn(b, d, generator=g)
+
+
+def check_beta_vae_loss(module) -> None:
+    for seed, beta in ((0, 1.0), (1, 4.0), (2, 0.0)):
+        x, logits, mu, logvar = _batch(seed)
+        got = module.beta_vae_loss(x, logits, mu, logvar, beta)
+        expect_tensor(f"beta_vae_loss(beta={beta})", got, ())
+        rec = objectives.log_bernoulli(x, logits).flatten(1).sum(1)
+        want = (-rec + beta * objectives.kl_normal_std(mu, logvar)).mean()
+        expect_close(f"beta_vae_loss(beta={beta}) (sums over pixels and latents, mean over the batch)",
+                     got, want, atol=1e-4)
+
+
+def check_latent_traversal(module) -> None:
+    torch.manual_seed(0)
+    model = models.VAE.build("mlp", (1, 4, 4), 3, hidden=(8,))
+    z0, values = torch.tensor([0.5, -1.0, 2.0]), torch.linspace(-2, 2, 5)
+    kept = z0.clone()
+    with torch.no_grad():
+        got = module.latent_traversal(lambda z: model.mean_image(model.decode(z)), z0, 1, values)
+    expect_tensor("latent_traversal", got, (5, 1, 4, 4))
+    expect_true(torch.equal(z0, kept), f"latent_traversal changed z0 in place: it is now {z0.tolist()}, "
+                                        f"was {kept.tolist()}; work on a copy")
+    expect_close("latent_traversal images", got, disentangle.latent_traversal(model, z0, 1, values))
+
+
+TASKS = [("1. beta-VAE loss", check_beta_vae_loss), ("2. latent traversal", check_latent_traversal)]
