@@ -1,0 +1,34 @@
+# Your copy of this exercise: replace each `raise NotImplementedError(...)` with your code,
+# then run `python3 -m vae_course check 11`.
+# (Maintainers: generated from solutions/ex11_conditioning.py by `python3 -m vae_course exercises`.)
+"""Exercise 11: one-hot conditioning (notebook 11_conditional_vae.ipynb).
+
+Tasks
+1. ``one_hot(y, n_classes)``: the one-hot code e_y of integer labels, rejecting labels outside
+   [0, n_classes) with a ``ValueError`` and non-integer labels with a ``TypeError``.
+2. ``conditioned_input(x, y, n_classes)``: the input of a conditioned dense layer, the
+   flattened image (or code) with the one-hot label concatenated, [flatten(x), e_y].
+
+Check your work with ``python3 -m vae_course check 11``.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def one_hot(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """e_y in {0, 1}^C: a single 1 at position y_b in row b, zeros elsewhere.
+
+    y (B,) of integer labels -> (B, n_classes) float32. Raise ``TypeError`` when y is not an
+    integer tensor and ``ValueError`` (naming the allowed range and the values found) when a
+    label is below 0 or at least ``n_classes``, before building anything.
+    """
+    raise NotImplementedError('see notebook 11, section "2. Conditioning encoder and decoder on a label"')
+
+
+def conditioned_input(x: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """[flatten(x), e_y]: x (B, ...) flattened to (B, P), then the one-hot labels (B, C)
+    appended along the feature dimension -> (B, P + C). This is what the first dense layer of
+    a conditional encoder (x = images) or decoder (x = codes z) reads.
+    """
+    raise NotImplementedError('see notebook 11, section "2. Conditioning encoder and decoder on a label"')

@@ -1,0 +1,32 @@
+# Your copy of this exercise: replace each `raise NotImplementedError(...)` with your code,
+# then run `python3 -m vae_course check 12`.
+# (Maintainers: generated from solutions/ex12_quantization.py by `python3 -m vae_course exercises`.)
+"""Exercise 12: nearest-code quantization and the straight-through trick (notebook 12_vq_vae.ipynb).
+
+Tasks
+1. ``quantize(z_e, codebook)``: replace each vector by its nearest codebook entry; return the
+   quantized vectors and the code indices.
+2. ``straight_through(z_e, z_q)``: a tensor whose value is z_q but whose gradient flows to z_e
+   unchanged (and not into the codebook).
+
+Check your work with ``python3 -m vae_course check 12``.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def quantize(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """k_n = argmin_k ||z_e_n - e_k||^2 and z_q_n = e_{k_n}.
+
+    z_e (N, D), codebook (K, D) -> (z_q (N, D), indices (N,) int64).
+    """
+    raise NotImplementedError('see notebook 12, section "2. Nearest-codebook quantization"')
+
+
+def straight_through(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+    """z_e + sg[z_q - z_e]: forward value z_q, gradient d/dz_e = identity, no gradient to z_q.
+
+    z_e, z_q of the same shape -> a tensor of that shape (sg = stop-gradient = ``.detach()``).
+    """
+    raise NotImplementedError('see notebook 12, section "3. The straight-through gradient"')
