@@ -24,6 +24,14 @@ def test_the_course_has_its_notebooks_in_order():
     assert numbers == list(range(len(numbers))) and len(numbers) >= 5, [p.name for p in NOTEBOOKS]
 
 
+def test_readme_and_welcome_list_every_notebook():
+    readme = (REPO / "README.md").read_text()
+    welcome = "".join(source(c) for c in load(REPO / "notebooks" / "00_welcome.ipynb")["cells"])
+    for path in NOTEBOOKS[1:]:
+        assert f"(notebooks/{path.name})" in readme, f"README's course table has no link to {path.name}"
+        assert f"| {path.name[:2]} |" in welcome, f"notebook 00's path table has no row {path.name[:2]}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_stored_without_outputs(path):
     for cell in load(path)["cells"]:
