@@ -25,3 +25,20 @@ def proof(label: str, value: float, *, target: str | None = None, ok: bool | Non
         line += f"   target: {target}" + (f" -> {verdict}" if verdict else "")
     print(line)
     return line
+
+
+def markdown_table(rows: dict[str, dict[str, float | int]], columns: list[str], *, key: str = "model") -> str:
+    """A Markdown table with one row per entry of ``rows`` (name -> {column: value}) and the
+    given ``columns``: ints as they are, |v| < 1 to 4 decimals, larger floats to 1 decimal, and
+    "-" where a row has no value for a column (e.g. an ELBO for a model that has none)."""
+    if not columns:
+        raise ValueError("columns must name at least one column, got []")
+
+    def cell(v: float | int | None) -> str:
+        if v is None:
+            return "-"
+        return f"{v:d}" if isinstance(v, int) else f"{v:.4f}" if abs(v) < 1 else f"{v:.1f}"
+
+    lines = [f"| {key} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(cell(row.get(c)) for c in columns) + " |" for name, row in rows.items()]
+    return "\n".join(lines)

@@ -1,0 +1,26 @@
+import pytest
+
+from vae_course import report
+
+
+def test_proof_prints_the_label_value_and_verdict(capsys, monkeypatch):
+    monkeypatch.setenv("VAE_COURSE_QUICK", "0")
+    line = report.proof("ratio", 2.5, target=">= 2", ok=True)
+    assert capsys.readouterr().out.strip() == line == "[proof] ratio = 2.5   target: >= 2 -> met"
+
+
+def test_proof_says_quick_mode_explains_a_missed_target(capsys, monkeypatch):
+    monkeypatch.setenv("VAE_COURSE_QUICK", "1")
+    assert "NOT met (quick mode" in report.proof("ratio", 1.5, target=">= 2", ok=False)
+
+
+def test_markdown_table_formats_each_kind_of_value_and_marks_missing_ones():
+    table = report.markdown_table({"PCA": {"mse": 0.02346, "n": 10}, "VAE": {"mse": 0.5, "elbo": -23.687}},
+                                  ["mse", "n", "elbo"])
+    assert table.splitlines() == ["| model | mse | n | elbo |", "|---|---|---|---|",
+                                  "| PCA | 0.0235 | 10 | - |", "| VAE | 0.5000 | - | -23.7 |"]
+
+
+def test_markdown_table_needs_columns():
+    with pytest.raises(ValueError, match="columns"):
+        report.markdown_table({"PCA": {}}, [])
