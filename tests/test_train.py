@@ -145,3 +145,30 @@ def test_bad_arguments_are_rejected_before_training(kwargs, error, match):
     with pytest.raises(error, match=match):
         _fit(model=model, **kwargs)
     assert model.w.item() == 0.0
+
+
+class Recorder(Scalar):
+    """Records every device it is moved to."""
+
+    def __init__(self):
+        super().__init__()
+        self.moves = []
+
+    def to(self, *args, **kwargs):
+        self.moves.append(torch.device(args[0] if args else kwargs["device"]))
+        return super().to(*args, **kwargs)
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["finished", "stopped by NaN"])
+def test_model_goes_back_to_the_device_it_came_on(bad):
+    def loss_fn(model, batch, step):
+        loss, logs = squared(model, batch, step)
+        return (loss * math.nan if bad and step == 2 else loss), logs
+
+    model = Recorder()
+    if bad:
+        with pytest.raises(train.NonFiniteError, match="step 2"):
+            _fit(model=model, loss_fn=loss_fn, device="cpu")
+    else:
+        _fit(model=model, loss_fn=loss_fn, device="cpu")
+    assert model.moves == [torch.device("cpu"), torch.device("cpu")] and not model.training

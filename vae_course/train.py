@@ -107,6 +107,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
         eval_every: steps between held-out evaluations (default: 10 evaluations in all);
             the last step is always evaluated.
         history: pass a previous ``History`` to continue it.
+        device: where to train (default ``config.get_device()``: CUDA when present). The model
+            goes back to the device it came on when training ends, so that a notebook's
+            tensors, built on the CPU, and its models always meet on one device.
     """
     validate.positive_int("steps", steps)
     validate.positive_int("batch_size", batch_size)
@@ -117,6 +120,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
         _as_tuple(eval_data, "eval_data")
     eval_every = eval_every or max(1, steps // 10)
     device = config.get_device(str(device)) if device is not None else config.get_device()
+    home = next(model.parameters()).device
     model.to(device).train()
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
@@ -157,5 +161,5 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
               f"({len(history.steps)} logged steps).")
     finally:
         bar.close()
-    model.eval()
+        model.to(home).eval()
     return history
