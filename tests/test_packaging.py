@@ -80,3 +80,14 @@ def test_cli_rejects_unknown_commands():
 def test_cli_check_names_the_missing_exercise(capsys):
     with pytest.raises(ValueError, match="no exercise '99'"):
         cli.main(["check", "99", "--solutions"])
+
+
+@pytest.mark.parametrize("extra", [["-x", "-k", "sprites"], ["tests/test_data.py", "-x"], []])
+def test_cli_test_passes_every_extra_argument_to_pytest(monkeypatch, extra):
+    calls = []
+    monkeypatch.setattr(cli, "ensure_environment", lambda: Path(sys.executable))
+    monkeypatch.setattr(cli, "_run", lambda python, args, env=None: calls.append((args, env)) or 0)
+    assert cli.main(["test", *extra]) == 0
+    (args, env), = calls
+    assert args == ["-m", "pytest", "--nbval-lax", "--nbval-current-env", *extra]
+    assert env == {"VAE_COURSE_QUICK": "1"}

@@ -121,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="check one exercise, e.g. `check 01`")
     check.add_argument("exercise", help="exercise number or file name, e.g. 01 or ex01_pca")
     check.add_argument("--solutions", action="store_true", help="check solutions/ instead of exercises/")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # Everything after `test` or `lab` goes to pytest or JupyterLab untouched; argparse's
+    # REMAINDER would reject a first extra argument that starts with '-' (`test -x`).
+    passthrough = argv[:1] in (["test"], ["lab"])
+    args = parser.parse_args(argv[:1] if passthrough else argv)
+    if passthrough:
+        args.rest = argv[1:]
     handler = {"setup": cmd_setup, "lab": cmd_lab, "test": cmd_test,
                "exercises": cmd_exercises, "check": cmd_check}[args.command]
     return handler(args)
