@@ -112,22 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m vae_course", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="install the pinned stack into .venv (if needed)")
-    lab = sub.add_parser("lab", help="set up (if needed) and open the course in JupyterLab")
-    lab.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for jupyter lab")
-    test = sub.add_parser("test", help="set up (if needed) and run the whole test suite in quick mode")
-    test.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for pytest")
+    sub.add_parser("lab", help="set up (if needed) and open the course in JupyterLab; "
+                   "further arguments go to jupyter lab")
+    sub.add_parser("test", help="set up (if needed) and run the whole test suite in quick mode; "
+                   "further arguments go to pytest")
     ex = sub.add_parser("exercises", help="regenerate exercises/ from solutions/")
     ex.add_argument("--check", action="store_true", help="only report stubs that are out of date")
     check = sub.add_parser("check", help="check one exercise, e.g. `check 01`")
     check.add_argument("exercise", help="exercise number or file name, e.g. 01 or ex01_pca")
     check.add_argument("--solutions", action="store_true", help="check solutions/ instead of exercises/")
     argv = sys.argv[1:] if argv is None else argv
-    # Everything after `test` or `lab` goes to pytest or JupyterLab untouched; argparse's
-    # REMAINDER would reject a first extra argument that starts with '-' (`test -x`).
+    # Everything after `test` or `lab` goes to pytest or JupyterLab untouched, left out of
+    # argparse, which would reject a first extra argument that starts with '-' (`test -x`).
     passthrough = argv[:1] in (["test"], ["lab"])
     args = parser.parse_args(argv[:1] if passthrough else argv)
-    if passthrough:
-        args.rest = argv[1:]
+    args.rest = argv[1:] if passthrough else []
     handler = {"setup": cmd_setup, "lab": cmd_lab, "test": cmd_test,
                "exercises": cmd_exercises, "check": cmd_check}[args.command]
     return handler(args)
