@@ -11,11 +11,12 @@ PREFIX = "[proof]"
 
 
 def proof(label: str, value: float, *, target: str | None = None, ok: bool | None = None,
-          fmt: str = ".4g") -> str:
+          fmt: str = ".4g") -> None:
     """Print ``[proof] label = value`` and, when given, the target and whether it is met.
 
     In quick mode an unmet target is expected (few training steps) and is said so.
-    Returns the printed line.
+    Returns None, so that a cell ending with ``report.proof(...)`` prints the line once
+    instead of echoing it a second time as the cell's value.
     """
     line = f"{PREFIX} {label} = {value:{fmt}}"
     if target is not None:
@@ -24,7 +25,6 @@ def proof(label: str, value: float, *, target: str | None = None, ok: bool | Non
             verdict += " (quick mode trains briefly; run in full mode for the real figure)"
         line += f"   target: {target}" + (f" -> {verdict}" if verdict else "")
     print(line)
-    return line
 
 
 def markdown_table(rows: dict[str, dict[str, float | int]], columns: list[str], *, key: str = "model") -> str:
