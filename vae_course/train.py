@@ -9,13 +9,16 @@ the quantity, and Ctrl-C stops it cleanly with the history kept.
 from __future__ import annotations
 
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+# The text bar, not tqdm.auto's widget: a widget freezes at 0% inside a RISE slideshow (no
+# widget manager there), while text updated in place with '\r' shows progress everywhere.
+from tqdm.std import tqdm
 
 from vae_course import config, validate
 
@@ -130,7 +133,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
     generator = torch.Generator().manual_seed(seed)
     n = len(tensors[0])
     order, cursor = torch.randperm(n, generator=generator), 0
-    bar = tqdm(range(start, start + steps), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(start, start + steps), desc=desc, disable=not progress, leave=False, file=sys.stdout)
     step = start
     try:
         for step in bar:
