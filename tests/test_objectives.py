@@ -5,7 +5,9 @@ import math
 import pytest
 import torch
 
-from vae_course.objectives import iwae_bound, kl_normal_std, log_bernoulli, log_normal, mse_per_example
+from vae_course.objectives import (continuous_bernoulli_log_norm, continuous_bernoulli_mean, iwae_bound,
+                                   kl_normal_std, log_bernoulli, log_continuous_bernoulli, log_normal,
+                                   mse_per_example, total_probability)
 
 F64 = torch.float64
 
@@ -58,6 +60,92 @@ def test_log_bernoulli_is_finite_and_exact_for_huge_logits():
     torch.testing.assert_close(out, expected)
     float32 = log_bernoulli(x.float(), logits.float())
     assert torch.isfinite(float32).all() and torch.allclose(float32, expected.float())
+
+
+# --- normalisation: every decoder distribution the course calls a likelihood sums / integrates to 1 ---
+# over a 2-pixel image, by brute force (issue 9); the grey-data cross-entropy does not.
+
+TWO_PIXEL_LOGITS = [(-3.0, 0.7), (0.0, 1e-3), (-1e-2, 1e-2), (12.0, -25.0)]
+
+
+@pytest.mark.parametrize("logits", TWO_PIXEL_LOGITS)
+def test_bernoulli_sums_to_one_over_binary_images(logits):
+    l = torch.tensor(logits, dtype=F64)
+    total = total_probability(lambda x: log_bernoulli(x, l).sum(-1), "binary")
+    assert abs(total.item() - 1) < 1e-6
+    by_hand = sum(math.prod(math.exp(v * a - math.log1p(math.exp(a))) for v, a in zip(x, logits))
+                  for x in [(0, 0), (0, 1), (1, 0), (1, 1)])
+    assert total.item() == pytest.approx(by_hand, abs=1e-12)
+
+
+@pytest.mark.parametrize("logits", TWO_PIXEL_LOGITS)
+def test_continuous_bernoulli_integrates_to_one_over_the_unit_square(logits):
+    l = torch.tensor(logits, dtype=F64)
+    total = total_probability(lambda x: log_continuous_bernoulli(x, l).sum(-1), "unit")
+    assert abs(total.item() - 1) < 1e-6
+
+
+def test_bernoulli_cross_entropy_on_grey_values_is_not_normalised():
+    # over [0, 1] exp(x l - softplus(l)) integrates to tanh(l/2) / l < 1: not a density of grey x
+    l = torch.tensor([-3.0, 0.7], dtype=F64)
+    total = total_probability(lambda x: log_bernoulli(x, l).sum(-1), "unit")
+    expected = math.prod(math.tanh(a / 2) / a for a in l.tolist())
+    assert total.item() == pytest.approx(expected, rel=1e-10)
+    assert total.item() < 0.5
+
+
+@pytest.mark.parametrize("mu,var", [((0.3, 0.8), 0.05), ((-1.0, 2.0), 1.5)])
+def test_gaussian_integrates_to_one_over_the_plane(mu, var):
+    mu = torch.tensor(mu, dtype=F64)
+    logvar = torch.tensor(math.log(var), dtype=F64)
+    box = (mu.min().item() - 12 * var ** 0.5, mu.max().item() + 12 * var ** 0.5)
+    total = total_probability(lambda x: log_normal(x, mu, logvar).sum(-1), "real", nodes=128, bounds=box)
+    assert abs(total.item() - 1) < 1e-6
+
+
+def test_total_probability_finds_a_missing_normaliser_and_rejects_bad_arguments():
+    off_by_two = total_probability(lambda x: torch.full((len(x),), math.log(2.0), dtype=F64), "unit", pixels=3, nodes=4)
+    assert off_by_two.item() == pytest.approx(2.0, abs=1e-12)
+    with pytest.raises(ValueError, match="support"):
+        total_probability(lambda x: x.sum(-1), "integers")
+    with pytest.raises(ValueError, match="bounds"):
+        total_probability(lambda x: x.sum(-1), "real")
+    with pytest.raises(ValueError, match="bounds"):
+        total_probability(lambda x: x.sum(-1), "unit", bounds=(0.0, 1.0))
+    with pytest.raises(ValueError, match="log_p"):
+        total_probability(lambda x: x, "binary")            # (N, P) instead of (N,)
+
+
+def test_continuous_bernoulli_log_norm_matches_numerical_integration_and_torch():
+    logits = torch.tensor([-40.0, -5.0, -0.3, -1e-2, -9.9e-3, 0.0, 1e-4, 9.9e-3, 1e-2, 0.3, 5.0, 40.0], dtype=F64)
+    grid = torch.linspace(0, 1, 400_001, dtype=F64)
+    for l in logits:
+        integral = torch.trapezoid(log_bernoulli(grid, l).exp(), grid)
+        assert continuous_bernoulli_log_norm(l).item() == pytest.approx(-integral.log().item(), abs=1e-7)
+    # torch's own version (away from l = 0 and from the large |l| where it clamps lambda)
+    x = torch.rand(len(logits), generator=gen(7), dtype=F64)
+    keep = (logits.abs() > 0.05) & (logits.abs() < 20)
+    reference = torch.distributions.ContinuousBernoulli(logits=logits[keep]).log_prob(x[keep])
+    torch.testing.assert_close(log_continuous_bernoulli(x, logits)[keep], reference)
+    # continuous across the switch to the Taylor series at |l| = 1e-2, finite in float32 for huge |l|
+    edge = continuous_bernoulli_log_norm(torch.tensor([0.01 - 1e-12, 0.01 + 1e-12], dtype=F64))
+    assert abs(edge[0] - edge[1]).item() < 1e-12
+    assert torch.isfinite(continuous_bernoulli_log_norm(torch.tensor([-1e4, 0.0, 1e4]))).all()
+
+
+def test_continuous_bernoulli_mean_matches_numerical_integration():
+    grid = torch.linspace(0, 1, 400_001, dtype=F64)
+    for value in [-30.0, -2.0, -0.01, 0.0, 0.005, 0.02, 1.0, 30.0]:
+        l = torch.tensor(value, dtype=F64)
+        density = log_continuous_bernoulli(grid, l).exp()
+        assert continuous_bernoulli_mean(l).item() == pytest.approx(torch.trapezoid(grid * density, grid).item(), abs=1e-7)
+
+
+def test_continuous_bernoulli_rejects_values_outside_the_unit_interval():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        log_continuous_bernoulli(torch.tensor([1.5]), torch.zeros(1))
+    with pytest.raises(TypeError, match="logits"):
+        continuous_bernoulli_log_norm([0.0])
 
 
 def test_kl_normal_std_matches_monte_carlo_and_is_zero_at_the_prior():

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from vae_course import losses, models
+from vae_course import losses, models, objectives
 
 
 def tiny_vae(image_shape=(1, 2, 2), latent_dim=1, likelihood="bernoulli", sigma2=None, seed=0):
@@ -18,7 +18,7 @@ def binary_images(n, shape=(1, 2, 2), seed=1):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "conv"])
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("likelihood", models.LIKELIHOODS)
 def test_shapes(kind, likelihood):
     torch.manual_seed(0)
     model = models.VAE.build(kind, (1, 8, 8), 3, likelihood)
@@ -48,9 +48,11 @@ def brute_force_log_px(model, x, x_params):
     for xb, pb in zip(x.flatten(1).tolist(), x_params.flatten(1).tolist()):
         total = 0.0
         for xi, p in zip(xb, pb):
-            if model.likelihood == "bernoulli":
+            if model.likelihood in ("bernoulli", "continuous_bernoulli"):
                 prob = 1 / (1 + math.exp(-p))
                 total += xi * math.log(prob) + (1 - xi) * math.log(1 - prob)
+                if model.likelihood == "continuous_bernoulli":   # C = 2 artanh(1 - 2 prob) / (1 - 2 prob)
+                    total += math.log(2 * math.atanh(1 - 2 * prob) / (1 - 2 * prob))
             else:
                 s2 = math.exp(model.log_sigma2.item())
                 total += -0.5 * (math.log(2 * math.pi * s2) + (xi - p) ** 2 / s2)
@@ -63,7 +65,8 @@ def brute_force_kl(mu, logvar):
                          for mb, vb in zip(mu.tolist(), logvar.tolist())], dtype=torch.float64)
 
 
-@pytest.mark.parametrize("likelihood,sigma2", [("bernoulli", None), ("gaussian", None), ("gaussian", 0.1)])
+@pytest.mark.parametrize("likelihood,sigma2", [("bernoulli", None), ("continuous_bernoulli", None),
+                                               ("gaussian", None), ("gaussian", 0.1)])
 @pytest.mark.parametrize("beta,warmup,step,beta_t", [(1.0, 0, 0, 1.0), (2.0, 0, 5, 2.0), (1.0, 10, 4, 0.5)])
 def test_loss_equals_hand_computation(likelihood, sigma2, beta, warmup, step, beta_t):
     model = tiny_vae((1, 3, 3), 2, likelihood, sigma2)
@@ -80,6 +83,31 @@ def test_loss_equals_hand_computation(likelihood, sigma2, beta, warmup, step, be
     assert torch.allclose(loss, -(rec - beta_t * kl).mean(), atol=1e-9)
     assert torch.allclose(logs["rec"], rec.mean(), atol=1e-9) and torch.allclose(logs["kl"], kl.mean(), atol=1e-9)
     assert torch.allclose(logs["elbo"], (rec - kl).mean(), atol=1e-9)
+
+
+SUPPORT = {"bernoulli": ("binary", None), "continuous_bernoulli": ("unit", None), "gaussian": ("real", (-4.0, 5.0))}
+
+
+@pytest.mark.parametrize("likelihood", models.LIKELIHOODS)
+def test_every_decoder_likelihood_is_normalised_on_a_two_pixel_image(likelihood):
+    # issue 9: summed over {0,1}^2 (Bernoulli) or integrated over [0,1]^2 (continuous Bernoulli) or
+    # R^2 (Gaussian, a box 20 standard deviations wide), p(x|z) of the model's own code path is 1
+    model = tiny_vae((1, 1, 2), 1, likelihood, sigma2=0.05 if likelihood == "gaussian" else None)
+    x_params = model.decode(torch.tensor([[0.8]], dtype=torch.float64)).detach()   # (1, 1, 1, 2)
+    support, bounds = SUPPORT[likelihood]
+    total = objectives.total_probability(lambda x: model.log_px_given_z(x.view(-1, 1, 1, 2), x_params).detach(),
+                                         support, pixels=2, nodes=128, bounds=bounds)
+    assert abs(total.item() - 1) < 1e-6
+
+
+def test_continuous_bernoulli_images_are_its_means():
+    model = tiny_vae((1, 1, 2), 1, "continuous_bernoulli")
+    x_params = model.decode(torch.tensor([[0.8]], dtype=torch.float64))
+    grid = torch.linspace(0, 1, 200_001, dtype=torch.float64)
+    density = objectives.log_continuous_bernoulli(grid, x_params.flatten()[0]).exp()
+    mean = torch.trapezoid(grid * density, grid)
+    assert model.mean_image(x_params).flatten()[0].item() == pytest.approx(mean.item(), abs=1e-7)
+    assert not torch.allclose(model.mean_image(x_params), torch.sigmoid(x_params))
 
 
 def test_loss_applies_transform_to_the_images():

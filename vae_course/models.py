@@ -147,7 +147,7 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 
 
 class VAE(nn.Module):
@@ -158,8 +158,13 @@ class VAE(nn.Module):
       the first D are mu, the last D are logvar (a log-variance is unconstrained, unlike sigma);
     - decoder p_theta(x|z), chosen by ``likelihood``:
 
-      * ``"bernoulli"``: each pixel ~ Bernoulli(sigmoid(l)), l = decoder(z) the logits. The right
-        model for binary images; for grey values in [0, 1] it is the usual cross-entropy loss.
+      * ``"bernoulli"``: each pixel ~ Bernoulli(sigmoid(l)), l = decoder(z) the logits. A
+        likelihood of *binary* images (binarize grey data first: ``data.binarize``); on grey
+        values in [0, 1] the same formula is only a reconstruction cross-entropy, not normalised,
+        so its "ELBO" bounds the log of no probability (see ``objectives.log_bernoulli``).
+      * ``"continuous_bernoulli"``: each grey pixel ~ CB(sigmoid(l)), the Bernoulli formula times
+        its normaliser C(l) (Loaiza-Ganem and Cunningham 2019): a density on [0, 1]^P. Its mean
+        is not sigmoid(l) (``objectives.continuous_bernoulli_mean``).
       * ``"gaussian"``: x ~ N(sigmoid(l), sigma^2 I) with one variance shared by all pixels,
         either fixed (``sigma2=0.05``) or learned (``sigma2=None``: a parameter ``log_sigma2``
         trained with the rest, the "sigma-VAE" of Rybkin et al. 2021). A fixed sigma^2 weighs
@@ -211,9 +216,9 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Parameters of p_theta(x|z) for codes z (B, D), shape (B, C, H, W): the logits
-        (Bernoulli) or the mean in [0, 1] (Gaussian)."""
+        (Bernoulli, continuous Bernoulli) or the mean in [0, 1] (Gaussian)."""
         out = self.decoder(z)
-        return out if self.likelihood == "bernoulli" else torch.sigmoid(out)
+        return torch.sigmoid(out) if self.likelihood == "gaussian" else out
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x_params, mu, logvar, z) with z = mu + exp(logvar / 2) * eps drawn from q_phi(z|x)."""
@@ -222,8 +227,13 @@ class VAE(nn.Module):
         return self.decode(z), mu, logvar, z
 
     def mean_image(self, x_params: torch.Tensor) -> torch.Tensor:
-        """E[x | z] in [0, 1] from decoder parameters (sigmoid of logits, or the Gaussian mean)."""
-        return torch.sigmoid(x_params) if self.likelihood == "bernoulli" else x_params
+        """E[x | z] in [0, 1] from decoder parameters: sigmoid of the logits (Bernoulli), the
+        continuous Bernoulli's mean, or the Gaussian mean."""
+        if self.likelihood == "bernoulli":
+            return torch.sigmoid(x_params)
+        if self.likelihood == "continuous_bernoulli":
+            return objectives.continuous_bernoulli_mean(x_params)
+        return x_params
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -249,6 +259,8 @@ class VAE(nn.Module):
                              f" to match x {tuple(x.shape)}, got {tuple(x_params.shape)}")
         if self.likelihood == "bernoulli":
             log_p = objectives.log_bernoulli(x, x_params)
+        elif self.likelihood == "continuous_bernoulli":
+            log_p = objectives.log_continuous_bernoulli(x, x_params)
         else:
             log_p = objectives.log_normal(x, x_params, self.log_sigma2.expand_as(x_params))
         return log_p.flatten(-3).sum(-1)
