@@ -1,3 +1,4 @@
+import os
 import random
 
 import numpy as np
@@ -57,3 +58,30 @@ def test_data_root_and_download_opt_in(monkeypatch, tmp_path):
     assert config.data_root() == tmp_path and not config.download_allowed()
     monkeypatch.setenv("VAE_COURSE_DOWNLOAD", "1")
     assert config.download_allowed()
+
+
+def test_thread_policy_uses_the_idle_cores(monkeypatch):
+    monkeypatch.delenv("VAE_COURSE_THREADS", raising=False)
+    assert config.training_threads(cores=2, idle=2.0) == 2      # an idle machine: every core
+    assert config.training_threads(cores=2, idle=1.05) == 1     # one core busy elsewhere: one thread
+    assert config.training_threads(cores=2, idle=0.0) == 1      # never fewer than one
+    assert config.training_threads(cores=4, idle=9.0) == 4      # never more than the cores
+    assert config.training_threads(cores=3, idle=None) == 3     # nothing measured: every core
+
+
+def test_thread_policy_can_be_overridden(monkeypatch):
+    monkeypatch.setenv("VAE_COURSE_THREADS", "1")
+    assert config.training_threads(cores=8, idle=8.0) == 1
+    before = torch.get_num_threads()
+    try:
+        assert config.use_idle_cores() == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.setenv("VAE_COURSE_THREADS", "two")
+    with pytest.raises(ValueError, match="VAE_COURSE_THREADS must be a positive integer, got 'two'"):
+        config.training_threads()
+
+
+def test_idle_cores_reads_a_plausible_number():
+    idle = config.idle_cores(interval=0.05)
+    assert idle is None or 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9

@@ -4,6 +4,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from vae_course import metrics
 
@@ -101,3 +102,104 @@ def test_helpers_reject_bad_labels():
         metrics.discrete_mutual_info(np.arange(3), np.arange(4))
     with pytest.raises(ValueError, match="non-empty 1-D"):
         metrics.discrete_entropy(np.zeros((2, 2)))
+
+
+# --- Chen et al.'s estimator: I(z_j; v_k) = H(z_j) - H(z_j | v_k) from the aggregate posterior ---
+
+def mixture_entropy_by_quadrature(mu, sigma):
+    """-integral q log q of the 1-D mixture (1/N) sum_n N(mu_n, sigma_n^2), on a fine grid."""
+    grid = np.linspace(mu.min() - 10 * sigma.max(), mu.max() + 10 * sigma.max(), 200_001)
+    q = np.mean(np.exp(-0.5 * ((grid[:, None] - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi)), 1)
+    safe = np.where(q > 0, q, 1.0)
+    return -np.sum(q * np.log(safe)) * (grid[1] - grid[0])
+
+
+def brute_force_mi(mu, sigma, factors):
+    """I(z_j; v_k) by numerical integration of every entropy, (D, K)."""
+    out = np.zeros((mu.shape[1], factors.shape[1]))
+    for j in range(mu.shape[1]):
+        h = mixture_entropy_by_quadrature(mu[:, j], sigma[:, j])
+        for k in range(factors.shape[1]):
+            levels = np.unique(factors[:, k])
+            h_cond = np.mean([mixture_entropy_by_quadrature(mu[factors[:, k] == l, j], sigma[factors[:, k] == l, j])
+                              for l in levels])
+            out[j, k] = h - h_cond
+    return out
+
+
+def test_chen_estimator_matches_numerical_integration_on_a_tiny_factorial_set():
+    rng = np.random.default_rng(5)
+    tiny = np.stack(np.meshgrid(np.arange(3), np.arange(2), indexing="ij"), -1).reshape(-1, 2)  # 6 images
+    mu = np.c_[tiny[:, 0] * 1.5 + 0.3 * rng.normal(size=6), tiny[:, 1] + 0.5 * rng.normal(size=6), rng.normal(size=6)]
+    sigma = rng.uniform(0.3, 0.9, size=(6, 3))
+    expected = brute_force_mi(mu, sigma, tiny)
+    repeat = 500  # each posterior repeated: the same mixture, and 3,000 samples of it
+    args = [torch.tensor(np.tile(a, (repeat, 1))) for a in (mu, 2 * np.log(sigma))]
+    got = metrics.mutual_info_matrix_chen(*args, torch.tensor(np.tile(tiny, (repeat, 1))),
+                                          generator=torch.Generator().manual_seed(0)).numpy()
+    assert expected.max() > 0.3  # the test means something: some latent knows a factor
+    np.testing.assert_allclose(got, expected, atol=0.05)  # Monte Carlo error of 3,000 samples
+
+
+def test_aggregate_entropy_matches_numerical_integration():
+    rng = np.random.default_rng(6)
+    mu, sigma = rng.normal(size=(6, 2)) * 2, rng.uniform(0.2, 1.0, size=(6, 2))
+    pick = rng.integers(0, 6, size=200_000)  # samples of the mixture: a component, then its Gaussian
+    z = mu[pick] + sigma[pick] * rng.normal(size=(200_000, 2))
+    got = metrics.aggregate_entropies(*(torch.tensor(a) for a in (z, mu, 2 * np.log(sigma)))).numpy()
+    expected = [mixture_entropy_by_quadrature(mu[:, j], sigma[:, j]) for j in range(2)]
+    np.testing.assert_allclose(got, expected, atol=0.01)
+
+
+def grid_posteriors(codes, logvar):
+    return torch.tensor(codes, dtype=torch.float64), torch.full(codes.shape, float(logvar), dtype=torch.float64)
+
+
+def test_chen_mig_on_known_codes():
+    factors = torch.tensor(GRID)
+    g = torch.Generator().manual_seed(1)
+    exact = GRID[:, [2, 0, 1]] * 3.0  # each factor in its own latent, levels far apart
+    assert metrics.mig_chen(*grid_posteriors(exact, -6.0), factors, generator=g) == pytest.approx(1.0, abs=0.02)
+    rotation = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
+    assert metrics.mig_chen(*grid_posteriors(exact @ rotation, -6.0), factors, generator=g) < 0.2
+
+
+def test_a_collapsed_unit_fools_binning_but_not_chen():
+    """Posterior means that wiggle by 1e-3 with the factor while the variance stays 1: the code
+    says nothing about the factor, but binning over the means' own range sees a perfect code."""
+    codes = np.c_[GRID * 1e-3, np.zeros(len(GRID))]
+    mu, logvar = grid_posteriors(codes, 0.0)
+    assert metrics.mig(codes, GRID) > 0.9
+    assert metrics.mig_chen(mu, logvar, torch.tensor(GRID), generator=torch.Generator().manual_seed(2)) < 0.02
+
+
+def test_aggregate_entropy_of_one_gaussian_is_its_entropy():
+    z = torch.randn(200_000, 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2.0
+    h = metrics.aggregate_entropies(z, torch.zeros(1, 1, dtype=torch.float64), torch.full((1, 1), math.log(4.0), dtype=torch.float64))
+    assert h.item() == pytest.approx(0.5 * math.log(2 * math.pi * math.e * 4.0), abs=0.01)
+
+
+def test_chen_factor_subset_and_best_latent_share():
+    mi = np.array([[0.9, 0.0, 0.2], [0.1, 0.6, 0.2]])
+    np.testing.assert_allclose(metrics.best_latent_share(mi), [0.9, 1.0, 0.5])
+    np.testing.assert_allclose(metrics.normalized_gaps(mi, np.ones(3)), [0.8, 0.6, 0.0])
+    codes = GRID[:, [2, 0, 1]] * 3.0
+    codes[:, 1] = 0.0  # factor 0 unrepresented: all-factor MIG drops, the subset without it does not
+    mu, logvar = grid_posteriors(codes, -6.0)
+    g = torch.Generator().manual_seed(4)
+    assert metrics.mig_chen(mu, logvar, torch.tensor(GRID), generator=g, factor_ids=[1, 2]) == pytest.approx(1.0, abs=0.02)
+    assert metrics.mig_chen(mu, logvar, torch.tensor(GRID), generator=g) == pytest.approx(2 / 3, abs=0.02)
+
+
+@pytest.mark.parametrize("change,error,match", [
+    (dict(mu=np.zeros((4, 2))), TypeError, "mu must be a torch.Tensor"),
+    (dict(factors=torch.zeros(60, 3)), TypeError, "integer tensor"),
+    (dict(factors=torch.zeros(10, 3, dtype=torch.long)), ValueError, "same number"),
+    (dict(logvar=torch.full((60, 3), float("nan"))), ValueError, "finite"),
+    (dict(n_samples=0), ValueError, "n_samples must be >= 1"),
+])
+def test_chen_rejects_bad_input(change, error, match):
+    args = dict(mu=torch.zeros(60, 3), logvar=torch.zeros(60, 3), factors=torch.tensor(GRID), n_samples=100)
+    args.update(change)
+    with pytest.raises(error, match=match):
+        metrics.mutual_info_matrix_chen(**args)

@@ -9,11 +9,14 @@ Environment variables (all optional):
 - ``VAE_COURSE_CACHE``     where the course writes derived files, such as decompressed MNIST
                            (default ``~/.cache/vae_course/cache``).
 - ``VAE_COURSE_DOWNLOAD=1`` allow torchvision to download MNIST when its files are missing.
+- ``VAE_COURSE_THREADS``   torch's thread count; default: one per core that other programs
+                           leave idle (``use_idle_cores``).
 """
 from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -43,6 +46,52 @@ def get_device(name: str | None = None) -> torch.device:
                              "use 'cpu' or unset VAE_COURSE_DEVICE")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _cpu_times() -> tuple[float, float] | None:
+    """(idle, total) jiffies over all CPUs from /proc/stat, or None where there is none."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields[:8])  # idle + iowait; user..steal
+
+
+def idle_cores(interval: float = 0.1) -> float | None:
+    """How many cores no process used over the next ``interval`` seconds (from /proc/stat;
+    None where it cannot be read). Called before training, when this process itself is idle."""
+    before = _cpu_times()
+    time.sleep(interval)
+    after = _cpu_times()
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (os.cpu_count() or 1) * (after[0] - before[0]) / (after[1] - before[1])
+
+
+def training_threads(cores: int | None = None, idle: float | None = None) -> int:
+    """The course's thread policy: one torch thread per core that other programs leave idle,
+    at least 1, at most ``cores`` (default: all cores). Why: torch's threads wait for each other
+    at every operation, spinning; on 2 cores with one busy, 2 threads ran the course's VAE at
+    a quarter of their idle speed, while 1 thread lost almost nothing (benchmarks/threads.py).
+    ``$VAE_COURSE_THREADS`` overrides the choice."""
+    override = os.environ.get("VAE_COURSE_THREADS", "").strip()
+    if override:
+        if not override.isdigit() or int(override) < 1:
+            raise ValueError(f"VAE_COURSE_THREADS must be a positive integer, got {override!r}")
+        return int(override)
+    cores = cores or os.cpu_count() or 1
+    if idle is None:
+        return cores
+    return max(1, min(cores, int(idle + 0.5)))
+
+
+def use_idle_cores() -> int:
+    """Set torch's intra-op thread count by ``training_threads`` from the cores idle right now,
+    and return it. ``train.fit`` calls it before training; notebooks may call it at the top."""
+    threads = training_threads(idle=None if os.environ.get("VAE_COURSE_THREADS") else idle_cores())
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return threads
 
 
 def data_root() -> Path:

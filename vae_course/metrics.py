@@ -1,19 +1,31 @@
 """Disentanglement metrics: the mutual information gap (MIG) of Chen et al. 2018, section 5.
 
-For ground-truth factors v_k and latent codes z_d (here the encoder means over a data set),
+For ground-truth factors v_k and latent codes z_j,
 
     MIG = (1/K) sum_k [I(z_(1); v_k) - I(z_(2); v_k)] / H(v_k),
 
 where z_(1) and z_(2) are the two code dimensions sharing the most mutual information with
 v_k. A code with one dimension per factor that carries that factor and nothing else scores 1;
-a code where two dimensions carry the same factor, or none carries it, scores 0. Mutual
-information comes from contingency tables after each code dimension is binned into equal-width
-bins over its range (the discretized estimator of Locatello et al. 2019), in nats. numpy in,
-float out.
+a code where two dimensions carry the same factor, or none carries it, scores 0.
+
+Two estimators of I(z_j; v_k), in nats:
+
+- ``mig`` (binned): the posterior *means* binned into equal-width bins over their range, mutual
+  information from contingency tables: the discretised estimator of Locatello et al. 2019
+  (disentanglement_lib's ``mig``). numpy in, float out. It ignores the posterior variance.
+- ``mig_chen``: Chen et al.'s own estimator, I(z_j; v_k) = H(z_j) - H(z_j | v_k), with the
+  entropies of the aggregate posterior q(z_j) = (1/N) sum_n q(z_j|x_n) estimated from samples of
+  q(z_j|x) (their ``elbo_decomposition``/``mutual_info_metric_shapes``). torch in, float out.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import torch
+
+from vae_course import validate
+from vae_course.objectives import log_normal
 
 
 def _labels(name: str, labels: object) -> np.ndarray:
@@ -91,15 +103,32 @@ def mutual_info_matrix(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20)
                      for d in range(codes.shape[1])])
 
 
-def mig_from_mi(mi: np.ndarray, entropies: np.ndarray) -> float:
-    """MIG from a mutual information matrix ``mi`` (D, K) and the factor entropies H(v_k) (K,):
-    the mean over factors of (largest - second largest I(z_d; v_k) over d) / H(v_k)."""
+def normalized_gaps(mi: np.ndarray, entropies: np.ndarray) -> np.ndarray:
+    """Per factor k, (largest - second largest I(z_d; v_k) over d) / H(v_k), from a mutual
+    information matrix ``mi`` (D, K) and the factor entropies H(v_k) (K,): shape (K,)."""
+    if not isinstance(mi, np.ndarray) or not isinstance(entropies, np.ndarray):
+        raise TypeError(f"mi and entropies must be numpy arrays, got {type(mi).__name__} and {type(entropies).__name__}")
     if mi.ndim != 2 or mi.shape[0] < 2 or entropies.shape != mi.shape[1:]:
         raise ValueError(f"mi must be (D >= 2, K) and entropies (K,), got {mi.shape} and {entropies.shape}")
     if (entropies <= 0).any():
         raise ValueError(f"every factor must vary (entropy > 0) to normalise by it, got entropies {entropies}")
     top = np.sort(mi, axis=0)[::-1]
-    return float(np.mean((top[0] - top[1]) / entropies))
+    return (top[0] - top[1]) / entropies
+
+
+def mig_from_mi(mi: np.ndarray, entropies: np.ndarray) -> float:
+    """MIG from a mutual information matrix ``mi`` (D, K) and the factor entropies H(v_k) (K,):
+    the mean over factors of ``normalized_gaps``."""
+    return float(np.mean(normalized_gaps(mi, entropies)))
+
+
+def best_latent_share(mi: np.ndarray) -> np.ndarray:
+    """For each factor k, the share of its information held by its best latent,
+    max_d I(z_d; v_k) / sum_d I(z_d; v_k), from ``mi`` (D, K): (K,), 1 when one latent holds it all."""
+    if not isinstance(mi, np.ndarray) or mi.ndim != 2:
+        raise ValueError(f"mi must be a (D, K) numpy array, got {getattr(mi, 'shape', type(mi).__name__)}")
+    total = np.clip(mi, 0, None).sum(0)
+    return np.where(total > 0, np.clip(mi, 0, None).max(0) / np.where(total > 0, total, 1), 0.0)
 
 
 def mig(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20) -> float:
@@ -110,5 +139,92 @@ def mig(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20) -> float:
     """
     _check_n_bins(n_bins)
     mi = mutual_info_matrix(codes, factors, n_bins)
-    entropies = np.array([discrete_entropy(factors[:, k]) for k in range(factors.shape[1])])
-    return mig_from_mi(mi, entropies)
+    return mig_from_mi(mi, factor_entropies(factors))
+
+
+def factor_entropies(factors: np.ndarray) -> np.ndarray:
+    """H(v_k) in nats of each column of the discrete ``factors`` (N, K): (K,). On a full
+    factorial set every level is equally frequent and H(v_k) = log |v_k|."""
+    if not isinstance(factors, np.ndarray) or factors.ndim != 2:
+        raise ValueError(f"factors must be a 2-D numpy array (N, K), got {getattr(factors, 'shape', type(factors).__name__)}")
+    return np.array([discrete_entropy(factors[:, k]) for k in range(factors.shape[1])])
+
+
+# --- Chen et al.'s estimator: entropies of the aggregate posterior -------------------------
+
+BLOCK = 2 ** 22  # (samples x mixture components x dimensions) log densities computed at a time
+
+
+def aggregate_entropies(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """H(z_j) of each dimension of the mixture q(z_j) = (1/N) sum_n N(z_j; mu_nj, exp(logvar_nj)),
+    estimated from samples z (S, D) of it: -(1/S) sum_s log q(z_sj), with log q(z_sj) =
+    logsumexp_n log q(z_sj | x_n) - log N computed exactly over the N components (mu, logvar
+    (N, D)). Returns (D,) in nats (Chen et al. 2018, appendix; their ``estimate_entropies``)."""
+    validate.tensor("z", z, ndim=2)
+    validate.tensor("mu", mu, ndim=2)
+    validate.tensor("logvar", logvar, ndim=2)
+    validate.same_shape(mu=mu, logvar=logvar)
+    if z.shape[1] != mu.shape[1] or len(z) == 0 or len(mu) == 0:
+        raise ValueError(f"z (S, D) and mu (N, D) need S, N >= 1 and the same D, got {tuple(z.shape)} and {tuple(mu.shape)}")
+    rows = max(1, BLOCK // mu.numel())
+    total = torch.zeros(z.shape[1], dtype=z.dtype)
+    for s in range(0, len(z), rows):  # a block of samples against all N components
+        log_q = log_normal(z[s:s + rows, None, :], mu[None], logvar[None])  # (B, N, D)
+        total += (torch.logsumexp(log_q, 1) - math.log(len(mu))).sum(0)
+    return -total / len(z)
+
+
+def _check_posterior(mu: object, logvar: object, factors: object) -> None:
+    validate.tensor("mu", mu, ndim=2)
+    validate.tensor("logvar", logvar, ndim=2)
+    validate.same_shape(mu=mu, logvar=logvar)
+    if not isinstance(factors, torch.Tensor) or factors.is_floating_point() or factors.dim() != 2:
+        raise TypeError(f"factors must be a 2-D integer tensor (N, K) of factor indices, got "
+                        f"{getattr(factors, 'dtype', type(factors).__name__)} {tuple(getattr(factors, 'shape', ()))}")
+    if len(factors) != len(mu) or len(mu) < 2:
+        raise ValueError(f"mu and factors need the same number N >= 2 of rows, got {tuple(mu.shape)} and {tuple(factors.shape)}")
+    if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
+        raise ValueError("mu and logvar must be finite (a NaN here would turn into a plausible MIG)")
+
+
+def mutual_info_matrix_chen(mu: torch.Tensor, logvar: torch.Tensor, factors: torch.Tensor,
+                            n_samples: int = 10_000, generator: torch.Generator | None = None) -> torch.Tensor:
+    """I(z_j; v_k) = H(z_j) - H(z_j | v_k) in nats for every latent j and factor k, (D, K), for a
+    data set with diagonal-Gaussian posteriors q(z|x_n) = N(mu_n, exp(logvar_n)) (N, D) and
+    discrete factor indices ``factors`` (N, K) (Chen et al. 2018, section 5 and their code):
+
+        H(z_j)       from samples of q(z_j) against the mixture over all N images;
+        H(z_j | v_k) = sum_l p(v_k = l) H(z_j | v_k = l), each against the mixture over the
+                       images with v_k = l, sampled from those images.
+
+    Each entropy uses at most ``n_samples`` samples, one z ~ q(z|x_n) per image of a random
+    subset (``generator``); the mixtures are exact. Unlike binning it sees the posterior
+    variance: a unit whose mean moves but whose variance stays 1 carries no information.
+    """
+    _check_posterior(mu, logvar, factors)
+    validate.positive_int("n_samples", n_samples)
+    mu, logvar = mu.float(), logvar.float()
+    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
+
+    def entropy(rows: torch.Tensor) -> torch.Tensor:
+        pick = rows[torch.randperm(len(rows), generator=generator)[:n_samples]]
+        return aggregate_entropies(z[pick], mu[rows], logvar[rows])
+
+    marginal = entropy(torch.arange(len(mu)))
+    columns = []
+    for k in range(factors.shape[1]):
+        levels = factors[:, k].unique()
+        conditional = sum((factors[:, k] == l).float().mean() * entropy((factors[:, k] == l).nonzero().flatten())
+                          for l in levels)
+        columns.append(marginal - conditional)
+    return torch.stack(columns, 1).double()
+
+
+def mig_chen(mu: torch.Tensor, logvar: torch.Tensor, factors: torch.Tensor, n_samples: int = 10_000,
+             generator: torch.Generator | None = None, factor_ids: list[int] | None = None) -> float:
+    """The MIG with Chen et al.'s estimator of I(z_j; v_k) (``mutual_info_matrix_chen``),
+    normalised by the factor entropies H(v_k) (log |v_k| on a full factorial set), averaged over
+    the factors ``factor_ids`` (default all; Chen et al.'s dSprites code leaves shape out)."""
+    mi = mutual_info_matrix_chen(mu, logvar, factors, n_samples, generator).numpy()
+    ids = list(range(factors.shape[1])) if factor_ids is None else factor_ids
+    return mig_from_mi(mi[:, ids], factor_entropies(factors.numpy())[ids])

@@ -123,6 +123,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
         _as_tuple(eval_data, "eval_data")
     eval_every = eval_every or max(1, steps // 10)
     device = config.get_device(str(device)) if device is not None else config.get_device()
+    if device.type == "cpu":
+        config.use_idle_cores()  # threads for the cores free now: a busy core stalls them all
     home = next(model.parameters()).device
     model.to(device).train()
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
