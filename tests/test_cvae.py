@@ -79,6 +79,15 @@ def test_cvae_loss_is_the_negative_conditional_elbo():
         losses.cvae_loss()(model, x, 0)
 
 
+def test_cvae_loss_applies_transform_to_the_images():
+    model = small_cvae()
+    x, y = torch.rand(6, 1, 8, 8), torch.arange(6)
+    torch.manual_seed(2)
+    loss, _ = losses.cvae_loss(transform=torch.round)(model, (x, y), 0)
+    torch.manual_seed(2)
+    torch.testing.assert_close(loss, -losses.conditional_elbo_terms(model, torch.round(x), y)["elbo"].mean())
+
+
 def test_cvae_training_lowers_the_loss():
     model = small_cvae()
     g = torch.Generator().manual_seed(0)

@@ -12,7 +12,10 @@ reconstruction as a *mean* over pixels (``F.binary_cross_entropy(..., reduction=
 while keeping the KL summed: that silently divides the likelihood by P, i.e. trains a
 beta-VAE with beta = P (784 on MNIST), giving blurry samples and collapsed latents. Here both
 terms are summed per example and only the batch is averaged, so beta = 1 is the true ELBO and
-the numbers are in nats per image, comparable with the literature.
+the numbers are in nats per image. They are bounds on a log-likelihood only when the decoder is
+normalised on the data: a Bernoulli decoder on binary (e.g. dynamically binarized) images, a
+continuous Bernoulli or Gaussian one on grey values. A Bernoulli decoder on grey values gives a
+reconstruction cross-entropy, a training loss, and its "ELBO" bounds no log-probability.
 """
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ def _images(batch: Batch) -> torch.Tensor:
 def elbo_terms(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-example terms of the ELBO with one reparameterized sample z ~ q_phi(z|x):
 
-    rec = log p_theta(x|z) summed over pixels, kl = KL(q_phi(z|x) || N(0, I)) in closed form,
+    rec = log p_theta(x|z) summed over pixels (minus the reconstruction cross-entropy when a
+    Bernoulli decoder meets grey x), kl = KL(q_phi(z|x) || N(0, I)) in closed form,
     elbo = rec - kl. Each is a tensor (B,) for x (B, C, H, W). ``model`` is a ``models.VAE``
     (any module with ``forward`` -> (x_params, mu, logvar, z) and ``log_px_given_z``).
     """
@@ -92,9 +96,9 @@ def iwae_estimate(model: nn.Module, x: torch.Tensor, K: int, chunk: int = 20_000
     """The importance-weighted bound L_K(x) = log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x),
     for each example of x (B, C, H, W) -> (B,) (Burda et al. 2016).
 
-    E[L_1] is the ELBO, E[L_K] never decreases with K and tends to log p(x) as K grows, so
-    -L_K with large K (K = 100, 5000) is the standard estimate of a VAE's negative
-    log-likelihood. ``chunk`` caps how many images are decoded at once (memory).
+    E[L_1] is the ELBO, E[L_K] never decreases with K and, when the weights p(x, z)/q(z|x) are
+    bounded, tends to log p(x) as K grows, so -L_K with large K (K = 100, 5000) is the standard
+    estimate of a VAE's negative log-likelihood (when its decoder is normalised on x). ``chunk`` caps how many images are decoded at once (memory).
     """
     validate.tensor("x", x, ndim=4)
     validate.positive_int("K", K)
@@ -136,16 +140,18 @@ def conditional_elbo_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -
     return {"rec": rec, "kl": kl, "elbo": rec - kl}
 
 
-def cvae_loss(beta: float = 1.0) -> LossFn:
+def cvae_loss(beta: float = 1.0, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LossFn:
     """A ``loss_fn(model, batch, step)`` for ``train.fit`` on ``(x, y)`` batches:
     loss = (1/B) sum_b -[rec_b - beta kl_b] with the terms of ``conditional_elbo_terms``.
+    ``transform`` is applied to the images first, e.g. ``data.binarize`` (as in ``vae_loss``).
     Logs the batch means of rec, kl and elbo."""
     validate.non_negative("beta", beta)
 
     def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if isinstance(batch, torch.Tensor) or len(batch) < 2:
             raise ValueError("cvae_loss needs (x, y) batches: pass train_data=(x, y) to train.fit")
-        terms = conditional_elbo_terms(model, batch[0], batch[1])
+        x = transform(batch[0]) if transform is not None else batch[0]
+        terms = conditional_elbo_terms(model, x, batch[1])
         loss = -(terms["rec"] - beta * terms["kl"]).mean()
         return loss, {name: value.mean().detach() for name, value in terms.items()}
 
@@ -190,8 +196,10 @@ def beta_tcvae_loss(dataset_size: int, alpha: float = 1.0, beta: float = 6.0, ga
 
     with the index-code MI, total correlation and dimension-wise KL of
     ``estimators.kl_decomposition`` estimated on the minibatch (``estimator`` "mss" or "mws")
-    from a data set of N = ``dataset_size`` images; alpha = beta = gamma = 1 gives the
-    (minibatch-estimated) negative ELBO, alpha = gamma = 1 < beta the paper's beta-TCVAE.
+    from a data set of N = ``dataset_size`` images. At alpha = beta = gamma = 1 the estimates of
+    log q(z) and log q(z_d) cancel in every sample (MI + TC + DWKL = log q(z|x) - log p(z)), so the
+    loss is the single-sample Monte Carlo negative ELBO, whatever the estimator; alpha = gamma = 1
+    < beta is the paper's beta-TCVAE.
     The weights ramp up linearly over ``warmup_steps``. Logs rec, kl, elbo, mi, tc, dwkl
     and kl_qz = tc + dwkl = KL(q(z) || p(z)).
     """
