@@ -14,10 +14,14 @@ The stub generator uses only the standard library, so it runs on a bare ``python
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import inspect
 import re
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -79,13 +83,19 @@ def stale_stubs(solutions: Path, exercises: Path) -> list[str]:
 
 
 def find_exercise(exercise: str, folder: Path) -> Path:
-    """The file of ``exercise`` ("01", "1", "ex01" or "ex01_pca") in ``folder``."""
-    number = re.sub(r"\D", "", exercise.split("_")[0])
-    if not number:
-        raise ValueError(f"exercise must be a number such as 01 or a name such as ex01_pca, got {exercise!r}")
-    matches = sorted(Path(folder).glob(f"ex{int(number):02d}_*.py"))
+    """The file of ``exercise`` ("01", "1", "ex01" or "ex01_pca") in ``folder``.
+
+    Anything else ("-5", "01x", "99") raises ``ValueError`` with a one-line message."""
+    numbers = [p.stem[2:4] for p in solution_files(folder)]
+    available = f"{numbers[0]} to {numbers[-1]}" if numbers else "none"
+    match = re.fullmatch(r"(?:ex)?(\d{1,2})(_\w+)?", str(exercise).strip())
+    if match is None:
+        raise ValueError(f"exercise must be a number such as 01 or a name such as ex01_pca, got {exercise!r}; "
+                         f"available: {available}")
+    matches = sorted(Path(folder).glob(f"ex{int(match[1]):02d}_*.py"))
+    if match[2]:
+        matches = [m for m in matches if m.stem == f"ex{int(match[1]):02d}{match[2]}"]
     if not matches:
-        available = [p.stem for p in solution_files(folder)]
         raise ValueError(f"no exercise {exercise!r} in {folder}; available: {available}")
     return matches[0]
 
@@ -106,36 +116,211 @@ def tasks_of(path: Path) -> list[tuple[str, object]]:
     return importlib.import_module(f"vae_course.exercise_checks.ex{number}").TASKS
 
 
-def run_task(check, module: ModuleType) -> str | None:
-    """Run one check; return ``None`` on success, else a short explanation for the learner."""
+# --- Running one task: a time limit, a hint, and "returned None" ------------------------
+
+TIME_LIMIT = 60.0  # seconds per task; a correct answer takes well under a second or two
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+
+
+class TaskTimeout(BaseException):
+    """Raised inside a task that ran past the time limit (a BaseException, so that a learner's
+    ``except Exception`` cannot swallow it)."""
+
+
+def _call_with_limit(fn, seconds: float | None) -> None:
+    """Call ``fn()``; raise ``TaskTimeout`` once it has run ``seconds``.
+
+    In the main thread of a POSIX process (the command line, a Jupyter kernel) a SIGALRM
+    timer interrupts the Python code of the task. Elsewhere the task runs in a daemon thread
+    that is abandoned at the limit, so the checker still goes on."""
+    if not seconds:
+        fn()
+        return
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def on_alarm(signum, frame):
+            raise TaskTimeout
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            fn()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        return
+    outcome: list[BaseException | None] = []
+
+    def target():
+        try:
+            fn()
+            outcome.append(None)
+        except BaseException as err:  # handed to the caller's thread below
+            outcome.append(err)
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise TaskTimeout
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def section_hints(path: Path) -> dict[str, str]:
+    """``{function name: hint}`` from the ``# BEGIN SOLUTION <hint>`` lines of an exercise file."""
+    hints, function = {}, None
+    for line in Path(path).read_text().splitlines():
+        defined = re.match(r"def (\w+)\(", line)
+        function = defined[1] if defined else function
+        begin = BEGIN.match(line)
+        if begin and function and begin["hint"].strip():
+            hints.setdefault(function, begin["hint"].strip())
+    return hints
+
+
+def _names_used(code) -> list[str]:
+    """Attribute and global names a check's code (and the lambdas inside it) refers to, in order."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names += _names_used(const)
+    return names
+
+
+def task_hint(path: Path, check) -> str:
+    """Where the notebooks teach the task that ``check`` checks, e.g.
+    'see notebook 01, section "2. PCA by the SVD"', from the solution's BEGIN SOLUTION lines."""
+    solution = SOLUTIONS / Path(path).name
+    hints = section_hints(solution) if solution.exists() else {}
+    for name in _names_used(check.__code__):
+        if name in hints:
+            return hints[name]
+    number = re.match(r"ex(\d+)", Path(path).stem)
+    return f"see notebook {number[1]}" if number else "see the notebook of this exercise"
+
+
+class ReturnedNone(AssertionError):
+    """A learner's function returned None where the task asks for a value."""
+
+
+class _Answers:
+    """The learner's module, with each of its functions wrapped so that a function that
+    returns None fails with "returned None" whatever the check does with the result."""
+
+    def __init__(self, module: ModuleType):
+        self._module = module
+
+    def __getattr__(self, name: str):
+        value = getattr(self._module, name)
+        if not (inspect.isfunction(value) and value.__module__ == self._module.__name__):
+            return value
+
+        @functools.wraps(value)
+        def call(*args, **kwargs):
+            result = value(*args, **kwargs)
+            if result is None:
+                raise ReturnedNone(f"{name} returned None: is a `return` missing?")
+            return result
+        return call
+
+
+def run_task(check, module: ModuleType, hint: str | None = None,
+             time_limit: float | None = TIME_LIMIT) -> str | None:
+    """Run one check; return ``None`` on success, else a short explanation for the learner,
+    ending with ``hint`` (where the notebooks teach the task). A task that runs past
+    ``time_limit`` seconds is stopped and reported as too slow."""
+    suffix = f"\nHint: {hint}." if hint else ""
     try:
-        check(module)
+        _call_with_limit(lambda: check(_Answers(module)), time_limit)
     except NotImplementedError as err:
         return f"not implemented yet ({err})"
+    except TaskTimeout:
+        return (f"too slow: stopped after {time_limit:g} s (an endless loop? a Python loop over "
+                f"many elements?){suffix}")
     except AssertionError as err:
-        return str(err) or "a check failed"
+        return (str(err) or "a check failed") + suffix
     except Exception as err:  # the learner's code raised: show where, briefly
-        frames = [f for f in traceback.extract_tb(err.__traceback__) if "/exercises/" in f.filename
-                  or "/solutions/" in f.filename]
+        source = getattr(module, "__file__", None)
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == source]
         where = f" at line {frames[-1].lineno}: {frames[-1].line}" if frames else ""
-        return f"your code raised {type(err).__name__}: {err}{where}"
+        return f"your code raised {type(err).__name__}: {err}{where}{suffix}"
     return None
 
 
-def check_exercise(exercise: str, folder: Path) -> bool:
-    """Check one exercise in ``folder``, print a summary of each task, return True if all pass."""
+# --- The summaries -------------------------------------------------------------------------
+
+
+def _print_result(title: str, failure: str | None) -> None:
+    print(f"  [{'pass' if failure is None else 'FAIL'}] {title}", flush=True)
+    if failure:
+        print("         " + failure.replace("\n", "\n         "), flush=True)
+
+
+def check_exercise(exercise: str, folder: Path, time_limit: float | None = TIME_LIMIT) -> bool:
+    """Check one exercise in ``folder``, print a summary of each task, return True if all pass.
+
+    Each task runs under ``time_limit`` seconds; Ctrl-C stops the check and prints the
+    summary of the tasks done so far."""
     path = find_exercise(exercise, folder)
-    print(f"Checking {path.parent.name}/{path.name}")
+    print(f"Checking {path.parent.name}/{path.name} (each task may take up to {time_limit:g} s)", flush=True)
     try:
         module = load_module(path)
     except Exception as err:
         print(f"  could not import the file: {type(err).__name__}: {err}")
         return False
-    results = [(title, run_task(check, module)) for title, check in tasks_of(path)]
-    for title, failure in results:
-        print(f"  [{'pass' if failure is None else 'FAIL'}] {title}")
-        if failure:
-            print("         " + failure.replace("\n", "\n         "))
-    passed = sum(f is None for _, f in results)
-    print(f"{passed} of {len(results)} tasks pass.")
-    return passed == len(results)
+    tasks, passed, done = tasks_of(path), 0, 0
+    try:
+        for title, check in tasks:
+            failure = run_task(check, module, task_hint(path, check), time_limit)
+            _print_result(title, failure)
+            passed, done = passed + (failure is None), done + 1
+    except KeyboardInterrupt:
+        print(f"  interrupted (Ctrl-C) during task {done + 1}; "
+              f"{len(tasks) - done} task(s) not checked.")
+    print(f"{passed} of {len(tasks)} tasks pass.")
+    return passed == len(tasks)
+
+
+def exercise_status(path: Path, time_limit: float | None = TIME_LIMIT) -> tuple[str, int, int]:
+    """``(state, passed, total)`` of one exercise file: state is "not started" (every task
+    still raises NotImplementedError), "passing" or "failing"."""
+    tasks = tasks_of(path)
+    try:
+        module = load_module(path)
+    except Exception:
+        return "failing", 0, len(tasks)
+    results = [run_task(check, module, None, time_limit) for _, check in tasks]
+    passed = sum(r is None for r in results)
+    if all(r is not None and r.startswith("not implemented yet") for r in results):
+        return "not started", 0, len(tasks)
+    return ("passing" if passed == len(tasks) else "failing"), passed, len(tasks)
+
+
+def print_overview(folder: Path, time_limit: float | None = TIME_LIMIT) -> bool:
+    """Print a table of every exercise in ``folder``: not started / failing (n of m tasks) /
+    passing. Return True when every exercise passes."""
+    paths = sorted(Path(folder).glob("ex[0-9][0-9]_*.py"))
+    width = max((len(p.name) for p in paths), default=10)
+    print(f"{'exercise':<{width}}  status")
+    all_pass = True
+    try:
+        for path in paths:
+            state, passed, total = exercise_status(path, time_limit)
+            detail = f" ({passed} of {total} tasks pass)" if state == "failing" else ""
+            print(f"{path.name:<{width}}  {state}{detail}", flush=True)
+            all_pass &= state == "passing"
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C): the exercises below were not checked.")
+        return False
+    print("Details of one exercise: python3 -m vae_course check NN")
+    return all_pass
+
+
+def check_here(exercise: str, folder: Path | str | None = None) -> bool:
+    """Check an exercise from a notebook: ``check_here("03")`` re-imports your file
+    ``exercises/ex03_*.py`` (so edits count without restarting the kernel) and prints the same
+    summary as ``python3 -m vae_course check 03``. Never raises: returns True if all pass."""
+    folder = Path(folder) if folder is not None else Path(__file__).resolve().parent.parent / "exercises"
+    try:
+        return check_exercise(exercise, folder)
+    except ValueError as err:
+        print(err)
+        return False

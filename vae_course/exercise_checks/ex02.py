@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from vae_course import models, pca, train
-from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
 
 
 def _same_function(name: str, got: nn.Module, reference: nn.Sequential, x: torch.Tensor) -> None:
@@ -26,10 +26,8 @@ def _same_function(name: str, got: nn.Module, reference: nn.Sequential, x: torch
 def check_encoder_decoder(module) -> None:
     torch.manual_seed(0)
     for P, hidden, D in [(64, (32,), 2), (10, (8, 6), 3)]:
-        result = module.mlp_encoder_decoder(P, hidden, D)
-        expect_true(isinstance(result, tuple) and len(result) == 2,
-                    f"expected (encoder, decoder), got {type(result).__name__}")
-        encoder, decoder = result
+        encoder, decoder = expect_tuple(f"mlp_encoder_decoder({P}, {hidden}, {D})",
+                                        module.mlp_encoder_decoder(P, hidden, D), 2, "(encoder, decoder)")
         _same_function(f"encoder{(P, *hidden, D)}", encoder, models.mlp([P, *hidden, D]), 3 * torch.randn(5, P))
         _same_function(f"decoder{(D, *reversed(hidden), P)}", decoder, models.mlp([D, *reversed(hidden), P]),
                        3 * torch.randn(5, D))
