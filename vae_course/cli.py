@@ -75,7 +75,12 @@ def cmd_lab(args: argparse.Namespace) -> int:
     # (another Python, without the course's packages) cannot shadow it.
     prefix = subprocess.check_output([str(python), "-c", "import sys; print(sys.prefix)"], text=True).strip()
     jupyter_path = os.pathsep.join([str(Path(prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
-    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *args.rest],
+    extra = list(args.rest)
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        # JupyterLab refuses to start as root (as in many containers) without this flag.
+        print("[vae-course] running as root: passing --allow-root to JupyterLab")
+        extra.append("--allow-root")
+    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *extra],
                 env={"JUPYTER_PATH": jupyter_path})
 
 
@@ -99,13 +104,46 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+def _in_course_env(argv: list[str]) -> int | None:
+    """Re-run ``python3 -m vae_course *argv`` inside .venv when this Python lacks torch."""
+    if importlib.util.find_spec("torch") is not None:
+        return None
+    return _run(ensure_environment(), ["-m", "vae_course", *argv])
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("torch") is None:
-        python = ensure_environment()
-        return _run(python, ["-m", "vae_course", "check", *sys.argv[3:]])
-    from vae_course.exercises import check_exercise
+    rerun = _in_course_env(["check", *([args.exercise] if args.exercise else []),
+                            *(["--solutions"] if args.solutions else [])])
+    if rerun is not None:
+        return rerun
     source = REPO / ("solutions" if args.solutions else "exercises")
-    return 0 if check_exercise(args.exercise, source) else 1
+    try:
+        from vae_course.exercises import check_exercise, find_exercise, print_overview
+        if args.exercise is None:
+            return 0 if print_overview(source) else 1
+        find_exercise(args.exercise, source)
+        return 0 if check_exercise(args.exercise, source) else 1
+    except ValueError as err:
+        print(f"[vae-course] {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("[vae-course] interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    rerun = _in_course_env(["data", args.name])
+    if rerun is not None:
+        return rerun
+    from vae_course.data import fetch_mnist
+    try:
+        root = fetch_mnist()
+    except (OSError, RuntimeError, ValueError) as err:
+        print(f"[vae-course] {err}", file=sys.stderr)
+        return 1
+    print(f"[vae-course] MNIST is in {root / 'MNIST' / 'raw'}; the notebooks now use it "
+          "(data.load_dataset('mnist')).")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
                    "further arguments go to pytest")
     ex = sub.add_parser("exercises", help="regenerate exercises/ from solutions/")
     ex.add_argument("--check", action="store_true", help="only report stubs that are out of date")
-    check = sub.add_parser("check", help="check one exercise, e.g. `check 01`")
-    check.add_argument("exercise", help="exercise number or file name, e.g. 01 or ex01_pca")
+    check = sub.add_parser("check", help="check one exercise, e.g. `check 01`; with no number, "
+                           "a table of every exercise (not started / failing / passing)")
+    check.add_argument("exercise", nargs="?", help="exercise number or file name, e.g. 01 or ex01_pca")
     check.add_argument("--solutions", action="store_true", help="check solutions/ instead of exercises/")
+    data = sub.add_parser("data", help="download a data set once (MNIST, about 12 MB) into the data root")
+    data.add_argument("name", choices=["mnist"], help="the data set to fetch")
     argv = sys.argv[1:] if argv is None else argv
     # Everything after `test` or `lab` goes to pytest or JupyterLab untouched, left out of
     # argparse, which would reject a first extra argument that starts with '-' (`test -x`).
@@ -128,5 +169,5 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[:1] if passthrough else argv)
     args.rest = argv[1:] if passthrough else []
     handler = {"setup": cmd_setup, "lab": cmd_lab, "test": cmd_test,
-               "exercises": cmd_exercises, "check": cmd_check}[args.command]
+               "exercises": cmd_exercises, "check": cmd_check, "data": cmd_data}[args.command]
     return handler(args)

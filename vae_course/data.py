@@ -140,6 +140,76 @@ def download_mnist(root: str | Path | None = None) -> Path:
     return root
 
 
+MIRRORS: list[str] | None = None  # base URLs for ``fetch_mnist``; None: torchvision's MNIST.mirrors
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _fetch_file(url: str, target: Path, md5: str, progress: bool) -> None:
+    """Download ``url`` to ``target`` through a temporary file beside it, with a progress bar;
+    keep it only when its md5 is ``md5`` (so ``target`` is whole or untouched)."""
+    import urllib.request
+
+    from tqdm.auto import tqdm
+
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, os.fdopen(fd, "wb") as out:
+            size = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=size, unit="B", unit_scale=True, desc=target.name, disable=not progress,
+                      leave=False) as bar:
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        digest = _md5(Path(tmp))
+        if digest != md5:
+            raise ValueError(f"{url} arrived corrupt (md5 {digest}, expected {md5})")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fetch_mnist(root: str | Path | None = None, progress: bool = True) -> Path:
+    """Download the four gzipped MNIST files (about 12 MB) once into ``root/MNIST/raw`` and
+    return ``root`` (default: the data root, ``$VAE_COURSE_DATA``). This is what
+    ``python3 -m vae_course data mnist`` runs.
+
+    Files already there with the right md5 are kept; each new file is checked against its md5
+    (``MNIST_FILES``) and moved into place only when whole. The mirrors tried in turn are
+    torchvision's (``MIRRORS`` overrides them). Without network it raises a ``RuntimeError``
+    whose one line says what to do.
+    """
+    root = Path(root) if root is not None else config.data_root()
+    raw = _raw_folder(root)
+    raw.mkdir(parents=True, exist_ok=True)
+    if MIRRORS is not None:
+        mirrors = MIRRORS
+    else:
+        from torchvision.datasets import MNIST
+        mirrors = MNIST.mirrors
+    for name, md5 in MNIST_FILES.items():
+        target = raw / f"{name}.gz"
+        if (raw / name).exists() or (target.exists() and _md5(target) == md5):
+            continue
+        failures = []
+        for mirror in mirrors:
+            try:
+                _fetch_file(f"{mirror.rstrip('/')}/{name}.gz", target, md5, progress)
+                break
+            except (OSError, ValueError) as err:  # URLError and timeouts are OSErrors
+                failures.append(f"{type(err).__name__}: {str(err).strip()[:120]}")
+        else:
+            raise RuntimeError(
+                f"could not download {name}.gz ({failures[-1] if failures else 'no mirror'}). Check the network "
+                f"and run `python3 -m vae_course data mnist` again, or copy the four MNIST .gz files into {raw}; "
+                "meanwhile the notebooks run on 'digits', which needs no download.")
+    return root
+
+
 def load_mnist(split: str = "train", root: str | Path | None = None,
                download: bool | None = None) -> Dataset:
     """MNIST through ``torchvision.datasets.MNIST``: ``x`` (N, 1, 28, 28) in [0, 1], ``y`` (N,).
