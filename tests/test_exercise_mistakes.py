@@ -95,6 +95,206 @@ MISTAKES = [
         def corrupt(x, kind, level, generator=None):
             processes = {"gaussian": gaussian_noise, "masking": masking_noise, "salt_and_pepper": salt_and_pepper_noise}
             return processes[kind](x, level, generator)""", "raised KeyError"),
+    ("04", "n-minus-1", """
+        def fit_gaussian(z):
+            return z.mean(0), torch.cov(z.T)""", "divide by N, not N - 1"),
+    ("04", "ignores-generator", """
+        def sample_gaussian(mu, cov, n, generator=None):
+            return mu + torch.randn(n, len(mu)) @ torch.linalg.cholesky(cov).T""", "equally seeded generators"),
+    ("04", "L-not-transposed", """
+        def sample_gaussian(mu, cov, n, generator=None):
+            return mu + torch.randn(n, len(mu), generator=generator) @ torch.linalg.cholesky(cov)""", "seeded 2"),
+    ("05", "sum-over-dim-1", """
+        def kl_normal_std(mu, logvar):
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)""", "(2, 4, 3)"),
+    ("05", "mean-not-sum", """
+        def kl_normal_std(mu, logvar):
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(-1)""", "a sum over the D latents"),
+    ("05", "float32", """
+        def kl_normal_std(mu, logvar):
+            mu, logvar = mu.float(), logvar.float()
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)""", "dtype torch.float64"),
+    ("05", "ignores-generator", """
+        def mc_elbo(model, x, q_mean, q_cov, n_samples, generator=None):
+            z = sample_gaussian(q_mean, q_cov, n_samples)
+            return (model.log_joint(x, z) - log_gaussian(z, q_mean, q_cov)).mean(0)""", "equally seeded generators"),
+    ("05", "endless-loop", """
+        def mc_elbo(model, x, q_mean, q_cov, n_samples, generator=None):
+            while True:
+                pass""", "too slow"),
+    ("06", "shared-noise", """
+        def reparameterize(mu, logvar, generator=None):
+            eps = torch.randn(mu.shape[:-1] + (1,), generator=generator, dtype=mu.dtype)
+            return mu + torch.exp(0.5 * logvar) * eps""", "coordinates of z are correlated"),
+    ("06", "std-is-exp-logvar", """
+        def reparameterize(mu, logvar, generator=None):
+            return mu + torch.exp(logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)""",
+     "variance of z"),
+    ("06", "ignores-generator", """
+        def reparameterize(mu, logvar, generator=None):
+            return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)""", "equally seeded generators"),
+    ("06", "sample-not-rsample", """
+        def reparameterize(mu, logvar, generator=None):
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+            return (mu + torch.exp(0.5 * logvar) * eps).detach()""", "differentiably"),
+    ("06", "sf-ignores-generator", """
+        def score_function_grad(f, mu, sigma, n, generator=None):
+            eps = torch.randn((n, *mu.shape), dtype=mu.dtype)
+            fz = f(mu + sigma * eps).reshape(n, *([1] * mu.dim()))
+            return fz * eps / sigma, fz * (eps.pow(2) - 1) / sigma""", "equally seeded generators"),
+    ("07", "mean-over-pixels", """
+        def negative_elbo_bernoulli(x, logits, mu, logvar):
+            rec = (x * logits - F.softplus(logits)).flatten(1).mean(1)
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1) - rec""", "a sum over pixels"),
+    ("07", "log-sigmoid", """
+        def negative_elbo_bernoulli(x, logits, mu, logvar):
+            p = torch.sigmoid(logits)
+            rec = (x * torch.log(p) + (1 - x) * torch.log(1 - p)).flatten(1).sum(1)
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1) - rec""", "must give finite values"),
+    ("07", "clamped-bce", """
+        def negative_elbo_bernoulli(x, logits, mu, logvar):
+            rec = -F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1)
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1) - rec""", "no clamping"),
+    ("07", "float32", """
+        def negative_elbo_bernoulli(x, logits, mu, logvar):
+            x, logits, mu, logvar = x.float(), logits.float(), mu.float(), logvar.float()
+            rec = (x * logits - F.softplus(logits)).flatten(1).sum(1)
+            return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1) - rec""", "dtype torch.float64"),
+    ("07", "beta-on-rec", """
+        def beta_vae_loss(x, logits, mu, logvar, beta):
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+            rec = kl - negative_elbo_bernoulli(x, logits, mu, logvar)
+            return -(beta * rec - kl).mean(), rec, kl""", "loss (beta = 4.0)"),
+    ("07", "rec-sign", """
+        def beta_vae_loss(x, logits, mu, logvar, beta):
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+            rec = negative_elbo_bernoulli(x, logits, mu, logvar) - kl
+            return (rec + beta * kl).mean(), rec, kl""", "the sign of the reconstruction term"),
+    ("08", "mean-over-pixels", """
+        def beta_vae_loss(x, logits, mu, logvar, beta):
+            log_px = (x * logits - F.softplus(logits)).flatten(1).mean(1)
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+            return (-log_px + beta * kl).mean()""", "a sum over pixels"),
+    ("08", "log-sigmoid", """
+        def beta_vae_loss(x, logits, mu, logvar, beta):
+            p = torch.sigmoid(logits)
+            log_px = (x * torch.log(p) + (1 - x) * torch.log(1 - p)).flatten(1).sum(1)
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+            return (-log_px + beta * kl).mean()""", "finite loss"),
+    ("08", "in-place", """
+        def latent_traversal(decode, z0, dim, values):
+            out = []
+            for v in values:
+                z0[dim] = v
+                out.append(decode(z0[None])[0])
+            return torch.stack(out)""", "changed z0 in place"),
+    ("09", "naive-logsumexp", """
+        def log_qz_mws(z, mu, logvar, dataset_size):
+            log_q = log_normal(z[:, None, :], mu[None], logvar[None])
+            log_nm = math.log(dataset_size * len(z))
+            log_qz = torch.log(log_q.sum(2).exp().sum(1)) - log_nm
+            log_prod = (torch.log(log_q.exp().sum(1)) - log_nm).sum(1)
+            return log_qz, log_prod""", "use torch.logsumexp"),
+    ("09", "log-nm-once", """
+        def log_qz_mws(z, mu, logvar, dataset_size):
+            log_q = log_normal(z[:, None, :], mu[None], logvar[None])
+            log_nm = math.log(dataset_size * len(z))
+            return torch.logsumexp(log_q.sum(2), 1) - log_nm, torch.logsumexp(log_q, 1).sum(1) - log_nm""",
+     "once per dimension"),
+    ("09", "float32-weights", """
+        def mss_weights(batch_size, dataset_size):
+            n, m = dataset_size, batch_size
+            w = torch.full((m, m), (n - 1) / (n * (m - 1)))
+            w.fill_diagonal_(1 / n)
+            return w""", "dtype torch.float64"),
+    ("09", "log2", """
+        def discrete_mutual_info(a, b):
+            _, ia = np.unique(a, return_inverse=True)
+            _, ib = np.unique(b, return_inverse=True)
+            joint = np.zeros((ia.max() + 1, ib.max() + 1))
+            np.add.at(joint, (ia, ib), 1.0)
+            joint /= len(a)
+            outer = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
+            seen = joint > 0
+            return float((joint[seen] * np.log2(joint[seen] / outer[seen])).sum())""", "natural log"),
+    ("09", "labels-as-indices", """
+        def discrete_mutual_info(a, b):
+            joint = np.zeros((a.max() + 1, b.max() + 1))
+            np.add.at(joint, (a, b), 1.0)
+            joint /= len(a)
+            outer = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
+            seen = joint > 0
+            return float((joint[seen] * np.log(joint[seen] / outer[seen])).sum())""", "I(a; b)"),
+    ("09", "wrong-axis", """
+        def mig_from_mi(mi, entropies):
+            top = np.sort(mi, axis=1)[:, ::-1]
+            return float(np.mean((top[:, 0] - top[:, 1]) / entropies[: len(mi)].mean()))""", "MIG of"),
+    ("10", "swapped", """
+        def hierarchical_split(log_qz, log_q_groups, log_q_dims):
+            log_groups = log_q_groups.sum(1)
+            return log_groups - log_q_dims.sum(1), log_qz - log_groups""", "between = log q(z)"),
+    ("10", "naive-logsumexp", """
+        def log_q_groups_mws(z, mu, logvar, dataset_size, groups):
+            log_q = log_normal(z[:, None, :], mu[None], logvar[None])
+            log_nm = math.log(dataset_size * len(z))
+            return torch.stack([torch.log(log_q[:, :, g].sum(2).exp().sum(1)) - log_nm for g in groups], dim=1)""",
+     "use torch.logsumexp"),
+    ("10", "sum-not-mean", """
+        def hierarchical_tc_mws(z, mu, logvar, dataset_size, groups):
+            dims = list(range(z.shape[1]))
+            log_qz = log_q_groups_mws(z, mu, logvar, dataset_size, [dims])[:, 0]
+            log_q_dims = log_q_groups_mws(z, mu, logvar, dataset_size, [[d] for d in dims])
+            between, within = hierarchical_split(log_qz, log_q_groups_mws(z, mu, logvar, dataset_size, groups),
+                                                 log_q_dims)
+            log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+            return {"between": between.sum(), "within": within.sum(), "dwkl": (log_q_dims - log_pz).sum()}""",
+     "between with groups"),
+    ("11", "F-one-hot", """
+        def one_hot(y, n_classes):
+            return torch.nn.functional.one_hot(y, n_classes)""", "must return floats"),
+    ("11", "no-validation", """
+        def one_hot(y, n_classes):
+            codes = torch.zeros(len(y), n_classes)
+            codes[torch.arange(len(y)), y.long()] = 1.0
+            return codes""", "raised IndexError"),
+    ("11", "bool-accepted", """
+        def one_hot(y, n_classes):
+            if y.is_floating_point():
+                raise TypeError("y must be integers")
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+                raise ValueError("labels out of range")
+            codes = torch.zeros(len(y), n_classes)
+            codes[torch.arange(len(y)), y.long()] = 1.0
+            return codes""", "boolean labels"),
+    ("11", "empty-fails", """
+        def one_hot(y, n_classes):
+            if y.is_floating_point() or y.dtype == torch.bool:
+                raise TypeError("y must be integers")
+            if int(y.min()) < 0 or int(y.max()) >= n_classes:
+                raise ValueError("labels out of range")
+            codes = torch.zeros(len(y), n_classes)
+            codes[torch.arange(len(y)), y.long()] = 1.0
+            return codes""", "empty batch"),
+    ("11", "int64-only", """
+        def one_hot(y, n_classes):
+            if y.dtype != torch.int64:
+                raise TypeError("y must be int64")
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+                raise ValueError("labels out of range")
+            codes = torch.zeros(len(y), n_classes)
+            codes[torch.arange(len(y)), y] = 1.0
+            return codes""", "int32 labels"),
+    ("12", "argmax", """
+        def quantize(z_e, codebook):
+            indices = (z_e.unsqueeze(1) - codebook.unsqueeze(0)).pow(2).sum(-1).argmax(1)
+            return codebook[indices], indices""", "indices"),
+    ("12", "int32-indices", """
+        def quantize(z_e, codebook):
+            indices = (z_e.unsqueeze(1) - codebook.unsqueeze(0)).pow(2).sum(-1).argmin(1).int()
+            return codebook[indices], indices""", "dtype torch.int64"),
+    ("12", "no-detach", """
+        def straight_through(z_e, z_q):
+            return z_e + (z_q - z_e)""", "the codebook got a gradient"),
 ]
 
 
@@ -105,10 +305,10 @@ def _wrong_module(number: str, source: str):
     return path, module
 
 
-def failures_of(number: str, source: str) -> list[str]:
+def failures_of(number: str, source: str, time_limit: float = ex.TIME_LIMIT) -> list[str]:
     """The failure messages of every task of exercise ``number`` with ``source`` swapped in."""
     path, module = _wrong_module(number, source)
-    results = [ex.run_task(check, module, ex.task_hint(path, check), time_limit=60)
+    results = [ex.run_task(check, module, ex.task_hint(path, check), time_limit=time_limit)
                for _, check in ex.tasks_of(path)]
     return [r for r in results if r is not None]
 
@@ -116,7 +316,7 @@ def failures_of(number: str, source: str) -> list[str]:
 @pytest.mark.parametrize("number,source,phrase", [pytest.param(n, s, p, id=f"ex{n}-{name}")
                                                   for n, name, s, p in MISTAKES])
 def test_checker_catches_the_mistake(number, source, phrase):
-    failures = failures_of(number, source)
+    failures = failures_of(number, source, time_limit=2 if phrase == "too slow" else ex.TIME_LIMIT)
     assert failures, "the wrong answer passed every check"
     assert any(phrase in f for f in failures), failures
     for failure in failures:

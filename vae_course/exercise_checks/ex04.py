@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vae_course import density
-from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_tuple
 
 
 def _codes(n: int = 300, seed: int = 0) -> torch.Tensor:
@@ -16,8 +16,7 @@ def _codes(n: int = 300, seed: int = 0) -> torch.Tensor:
 
 def check_fit(m) -> None:
     z = _codes()
-    result = m.fit_gaussian(z)
-    expect_true(isinstance(result, tuple) and len(result) == 2, "fit_gaussian must return a pair (mu, Sigma)")
+    result = expect_tuple("fit_gaussian(z)", m.fit_gaussian(z), 2, "(mu, Sigma)")
     mu, cov = expect_tensor("mu", result[0], (3,)), expect_tensor("Sigma", result[1], (3, 3))
     loop_mu = sum(z) / len(z)
     loop_cov = sum(torch.outer(zi - loop_mu, zi - loop_mu) for zi in z) / len(z)
@@ -33,6 +32,8 @@ def check_sample(m) -> None:
     mu, cov = course.mean.float(), course.covariance.float()
     got = expect_tensor("sample_gaussian(mu, Sigma, 5)",
                         m.sample_gaussian(mu, cov, 5, torch.Generator().manual_seed(2)), (5, 3))
+    expect_close("sample_gaussian twice with equally seeded generators (draw eps with generator=generator)",
+                 m.sample_gaussian(mu, cov, 5, torch.Generator().manual_seed(2)), got, atol=0, rtol=0)
     expect_close("sample_gaussian with the generator seeded 2 (z = mu + eps @ L.T, eps = torch.randn(n, D))",
                  got, course.sample(5, torch.Generator().manual_seed(2)), atol=1e-4)
     many = m.sample_gaussian(mu, cov, 100_000, torch.Generator().manual_seed(0)).double()

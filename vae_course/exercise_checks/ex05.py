@@ -13,18 +13,26 @@ F64 = torch.float64
 
 
 def check_kl(module) -> None:
-    """Compare with ``objectives.kl_normal_std`` on random inputs; zero at the prior; >= 0."""
+    """Zero at the prior; >= 0; float64 in, float64 out; any number of batch dimensions; equal to
+    ``objectives.kl_normal_std`` on random inputs."""
     g = torch.Generator().manual_seed(0)
-    mu, logvar = torch.randn(2, 5, 3, generator=g, dtype=F64).unbind(0)
-    got = expect_tensor("kl_normal_std(mu (5, 3), logvar (5, 3))", module.kl_normal_std(mu, logvar), (5,))
-    expect_close("kl_normal_std", got, objectives.kl_normal_std(mu, logvar), atol=1e-8)
-    zero = module.kl_normal_std(torch.zeros(1, 4, dtype=F64), torch.zeros(1, 4, dtype=F64))
+    zero = expect_tensor("kl_normal_std(zeros (1, 4), zeros (1, 4))",
+                         module.kl_normal_std(torch.zeros(1, 4, dtype=F64), torch.zeros(1, 4, dtype=F64)), (1,))
     expect_close("kl_normal_std at mu = 0, logvar = 0 (q equals the prior)", zero, torch.zeros(1), atol=1e-10)
+    mu, logvar = torch.randn(2, 5, 3, generator=g, dtype=F64).unbind(0)
+    got = expect_tensor("kl_normal_std(mu (5, 3), logvar (5, 3))", module.kl_normal_std(mu, logvar), (5,), dtype=F64)
     expect_true(bool((got >= 0).all()), f"a KL is never negative, got {got.tolist()}")
+    expect_close("kl_normal_std (a sum over the D latents of each row)", got, objectives.kl_normal_std(mu, logvar),
+                 atol=1e-8)
+    mu, logvar = torch.randn(2, 2, 4, 3, generator=g, dtype=F64).unbind(0)
+    got = expect_tensor("kl_normal_std(mu (2, 4, 3), logvar (2, 4, 3)) (sum over the last dimension only)",
+                        module.kl_normal_std(mu, logvar), (2, 4))
+    expect_close("kl_normal_std of (2, 4, 3) inputs", got, objectives.kl_normal_std(mu, logvar), atol=1e-8)
 
 
 def check_mc_elbo(module) -> None:
-    """Within 5 standard errors of the exact ELBO; exact when q is the posterior (zero variance)."""
+    """Reproducible with the generator; within 5 standard errors of the exact ELBO; exact when q is
+    the posterior (zero variance)."""
     model = lg.LinearGaussian.random(D=4, d=2, sigma2=0.5, seed=1)
     x, _ = model.sample(3, generator=torch.Generator().manual_seed(2))
     g = torch.Generator().manual_seed(3)
@@ -32,14 +40,17 @@ def check_mc_elbo(module) -> None:
     q_cov = lg.cov_from_tril(0.5 * torch.randn(2, 2, generator=g, dtype=F64))
     n = 20_000
     got = module.mc_elbo(model, x, q_mean, q_cov, n, generator=torch.Generator().manual_seed(4))
-    expect_tensor("mc_elbo(model, x (3, 4), ...)", got, (3,))
+    expect_tensor("mc_elbo(model, x (3, 4), ...)", got, (3,), dtype=F64)
+    again = module.mc_elbo(model, x, q_mean, q_cov, n, generator=torch.Generator().manual_seed(4))
+    expect_close("mc_elbo twice with equally seeded generators (draw z with generator=generator)", again, got,
+                 atol=1e-12, rtol=0)
     z = lg.sample_gaussian(q_mean, q_cov, n, generator=torch.Generator().manual_seed(5))
     stderr = (model.log_joint(x, z) - lg.log_gaussian(z, q_mean, q_cov)).std(0) / math.sqrt(n)
     exact = model.elbo(x, q_mean, q_cov)
     error = (got.detach() - exact).abs()
     expect_true(bool((error < 5 * stderr).all()),
                 f"mc_elbo should be within 5 standard errors ({(5 * stderr).tolist()}) of the exact ELBO "
-                f"{exact.tolist()}, got {got.tolist()}")
+                f"{exact.tolist()}, got {got.tolist()} (E_q[log p(x, z) - log q(z)], averaged over the samples)")
     post_mean, post_cov = model.posterior(x)
     at_posterior = module.mc_elbo(model, x, post_mean, post_cov, 10, generator=torch.Generator().manual_seed(6))
     expect_close("mc_elbo with q = p(z|x) (every sample gives log p(x) exactly)", at_posterior,

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
 
 F64 = torch.float64
 N = 100_000
@@ -20,30 +20,47 @@ def _within(name: str, g: torch.Tensor, truth: torch.Tensor, k: float = 5.0) -> 
 
 
 def check_reparameterize(module) -> None:
-    """Shape, mean and variance of z; dz/dmu = 1 and dz/dlogvar = (z - mu) / 2; seeded reproducibility."""
+    """Shape, dtype, reproducibility with the generator, mean, variance and independence of the
+    coordinates of z; dz/dmu = 1 and dz/dlogvar = (z - mu) / 2; any shape."""
     mu = torch.tensor([1.0, -2.0, 0.5], dtype=F64).repeat(N, 1).requires_grad_()
     logvar = torch.tensor([0.0, 1.0, -2.0], dtype=F64).repeat(N, 1).requires_grad_()
     z = expect_tensor("reparameterize(mu (N, 3), logvar (N, 3))",
-                      module.reparameterize(mu, logvar, torch.Generator().manual_seed(0)), (N, 3))
+                      module.reparameterize(mu, logvar, torch.Generator().manual_seed(0)), (N, 3), dtype=F64)
+    first, again = (module.reparameterize(mu[:4].detach(), logvar[:4].detach(), torch.Generator().manual_seed(7))
+                    for _ in range(2))
+    expect_close("z twice with equally seeded generators (draw eps with generator=generator)", again, first,
+                 atol=1e-12, rtol=0)
     expect_true(z.requires_grad,
                 "z must depend differentiably on mu and logvar (does it use .sample() or .detach()?)")
-    expect_close("mean of z", z.detach().mean(0), mu[0].detach(), atol=0.03)
-    expect_close("variance of z", z.detach().var(0), logvar[0].detach().exp(), atol=0.0, rtol=0.03)
+    expect_close("mean of z", z.detach().mean(0), mu[0].detach(), atol=0.03, rtol=0)
+    expect_close("variance of z (exp(logvar), so the std is exp(logvar / 2))", z.detach().var(0),
+                 logvar[0].detach().exp(), atol=0.0, rtol=0.03)
+    corr = torch.corrcoef(z.detach().T)
+    off = (corr - torch.eye(3, dtype=F64)).abs().max().item()
+    expect_true(off < 5 / math.sqrt(N), f"the coordinates of z are correlated (largest |correlation| {off:.3f}, "
+                                        f"expected < {5 / math.sqrt(N):.3f}): draw eps of mu's full shape, "
+                                        "one independent number per coordinate")
     z.sum().backward()
     expect_close("dz/dmu", mu.grad, torch.ones_like(mu))
     expect_close("dz/dlogvar (should be exp(logvar/2) eps / 2)", logvar.grad, 0.5 * (z - mu).detach(), atol=1e-8)
-    first, again = (module.reparameterize(mu[:4].detach(), logvar[:4].detach(), torch.Generator().manual_seed(7))
-                    for _ in range(2))
-    expect_close("z twice with equally seeded generators (draw eps with the generator)", again, first, atol=1e-12)
+    shape = (2, 3, 4)
+    expect_tensor("reparameterize(mu (2, 3, 4), logvar (2, 3, 4)) (any shape)",
+                  module.reparameterize(torch.zeros(shape, dtype=F64), torch.zeros(shape, dtype=F64),
+                                        torch.Generator().manual_seed(1)), shape)
 
 
 def check_score_function(module) -> None:
     """Unbiased for f(z) = z^2 (gradient 2 mu, 2 sigma) and for a step function that has no pathwise gradient."""
     mu, sigma = torch.tensor([2.0, -0.5], dtype=F64), torch.tensor([1.0, 0.7], dtype=F64)
-    g_mu, g_sigma = module.score_function_grad(lambda z: z.pow(2).sum(1), mu, sigma, N,
-                                               torch.Generator().manual_seed(1))
+    g_mu, g_sigma = expect_tuple("score_function_grad(f, mu (2,), sigma (2,), N)",
+                                 module.score_function_grad(lambda z: z.pow(2).sum(1), mu, sigma, N,
+                                                            torch.Generator().manual_seed(1)), 2, "(g_mu, g_sigma)")
     expect_tensor("g_mu", g_mu, (N, 2))
     expect_tensor("g_sigma", g_sigma, (N, 2))
+    again = module.score_function_grad(lambda z: z.pow(2).sum(1), mu, sigma, 10, torch.Generator().manual_seed(1))
+    expect_close("g_mu of 10 samples twice with equally seeded generators (draw with generator=generator)",
+                 module.score_function_grad(lambda z: z.pow(2).sum(1), mu, sigma, 10,
+                                            torch.Generator().manual_seed(1))[0], again[0], atol=1e-12, rtol=0)
     _within("g_mu for f(z) = z^2", g_mu, 2 * mu)
     _within("g_sigma for f(z) = z^2", g_sigma, 2 * sigma)
     # E[1{z > 0}] = Phi(mu / sigma): d/dmu = phi(u) / sigma, d/dsigma = -phi(u) mu / sigma^2 with u = mu / sigma

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from vae_course import losses, models
-from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+from vae_course import losses, models, objectives
+from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
 
 F64 = torch.float64
 
@@ -20,23 +20,35 @@ def _seeded_forward(seed: int = 0):
     return model, x, x_params, mu, logvar
 
 
+def _reference(x, logits, mu, logvar) -> torch.Tensor:
+    """-ELBO per example by the package's stable objectives: -sum_p log p(x_p|z) + KL."""
+    return -objectives.log_bernoulli(x, logits).flatten(1).sum(1) + objectives.kl_normal_std(mu, logvar)
+
+
 @torch.no_grad()
 def check_negative_elbo(module) -> None:
-    """Equals -losses.elbo_terms on the same z; summed (not averaged) over pixels; stable."""
+    """Summed (not averaged) over pixels; float64 kept; finite and right for large logits of either
+    sign; equals -losses.elbo_terms on the same z."""
     model, x, logits, mu, logvar = _seeded_forward()
     got = expect_tensor("negative_elbo_bernoulli(x (4, 1, 4, 4), ...)",
-                        module.negative_elbo_bernoulli(x, logits, mu, logvar), (4,))
-    torch.manual_seed(1)
-    expect_close("negative_elbo_bernoulli", got, -losses.elbo_terms(model, x)["elbo"], atol=1e-8)
+                        module.negative_elbo_bernoulli(x, logits, mu, logvar), (4,), dtype=F64)
     zeros = torch.zeros(4, 3, dtype=F64)  # q = p(z): KL = 0, only the reconstruction is left
     one = module.negative_elbo_bernoulli(x, logits, zeros, zeros)
     two = module.negative_elbo_bernoulli(torch.cat([x, x], -1), torch.cat([logits, logits], -1), zeros, zeros)
     expect_true(bool(torch.allclose(two, 2 * one)),
                 "twice the pixels must give twice the reconstruction term (a sum over pixels, "
                 f"not a mean): got {one.tolist()} for 16 pixels and {two.tolist()} for 32")
-    big = module.negative_elbo_bernoulli(x, 100 * (2 * x - 1) - 100 * (2 * x - 1).flip(0), mu, logvar)
-    expect_true(bool(torch.isfinite(big).all()),
-                f"logits of +-200 must give finite values (use softplus, not log(sigmoid)), got {big.tolist()}")
+    for sign, which in ((1, "the right"), (-1, "the wrong")):
+        big = 1000.0 * sign * (2 * x - 1)  # confident logits, of {which} sign for every pixel
+        value = module.negative_elbo_bernoulli(x, big, mu, logvar)
+        expect_true(bool(torch.isfinite(value).all()),
+                    f"logits of +-1000 with {which} sign must give finite values (log sigmoid(l) = -softplus(-l), "
+                    f"not log(sigmoid(l)), which is log 0 = -inf), got {value.tolist()}")
+        expect_close(f"negative_elbo_bernoulli for logits of +-1000 with {which} sign (exact: no clamping)",
+                     value, _reference(x, big, mu, logvar), atol=1e-6)
+    torch.manual_seed(1)
+    expect_close("negative_elbo_bernoulli (KL - sum over pixels of x l - softplus(l))", got,
+                 -losses.elbo_terms(model, x)["elbo"], atol=1e-8)
 
 
 @torch.no_grad()
@@ -44,11 +56,14 @@ def check_beta_loss(module) -> None:
     """(loss, rec, kl) equal what losses.vae_loss(beta) computes and logs, for several beta."""
     model, x, logits, mu, logvar = _seeded_forward()
     for beta in (1.0, 4.0, 0.0):
-        got = module.beta_vae_loss(x, logits, mu, logvar, beta)
-        expect_true(isinstance(got, tuple) and len(got) == 3, "beta_vae_loss must return (loss, rec, kl)")
-        loss, rec, kl = got
+        loss, rec, kl = expect_tuple(f"beta_vae_loss(beta={beta})", module.beta_vae_loss(x, logits, mu, logvar, beta),
+                                     3, "(loss, rec, kl)")
+        expect_tensor("loss", loss, ())
         expect_tensor("rec", rec, (4,))
         expect_tensor("kl", kl, (4,))
+        expect_true(bool((kl >= 0).all()), f"kl is a KL divergence, never negative; got {kl.tolist()}")
+        expect_true(bool((rec <= 0).all()), "rec is log p(x|z) of binary pixels, a log-probability <= 0; "
+                                            f"got {rec.tolist()} (the sign of the reconstruction term?)")
         torch.manual_seed(1)
         ref_loss, logs = losses.vae_loss(beta)(model, x, 0)
         expect_close(f"loss (beta = {beta})", loss, ref_loss, atol=1e-8)

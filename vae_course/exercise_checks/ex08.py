@@ -14,15 +14,32 @@ def _batch(seed: int, b: int = 6, d: int = 3) -> tuple[torch.Tensor, ...]:
     return x, 3 * torch.randn(b, 1, 4, 4, generator=g), torch.randn(b, d, generator=g), torch.randn(b, d, generator=g)
 
 
+def _reference(x, logits, mu, logvar, beta) -> torch.Tensor:
+    rec = objectives.log_bernoulli(x, logits).flatten(1).sum(1)
+    return (-rec + beta * objectives.kl_normal_std(mu, logvar)).mean()
+
+
 def check_beta_vae_loss(module) -> None:
+    x, logits, mu, logvar = _batch(0)
+    zeros = torch.zeros_like(mu)
+    one = expect_tensor("beta_vae_loss(beta=1)", module.beta_vae_loss(x, logits, zeros, zeros, 1.0), ())
+    two = module.beta_vae_loss(torch.cat([x, x], -1), torch.cat([logits, logits], -1), zeros, zeros, 1.0)
+    expect_true(bool(torch.allclose(two, 2 * one)),
+                "twice the pixels must give twice the loss when the KL is 0 (a sum over pixels, not a mean): "
+                f"got {one.item():.4f} for 16 pixels and {two.item():.4f} for 32")
     for seed, beta in ((0, 1.0), (1, 4.0), (2, 0.0)):
         x, logits, mu, logvar = _batch(seed)
-        got = module.beta_vae_loss(x, logits, mu, logvar, beta)
-        expect_tensor(f"beta_vae_loss(beta={beta})", got, ())
-        rec = objectives.log_bernoulli(x, logits).flatten(1).sum(1)
-        want = (-rec + beta * objectives.kl_normal_std(mu, logvar)).mean()
+        got = expect_tensor(f"beta_vae_loss(beta={beta})", module.beta_vae_loss(x, logits, mu, logvar, beta), ())
         expect_close(f"beta_vae_loss(beta={beta}) (sums over pixels and latents, mean over the batch)",
-                     got, want, atol=1e-4)
+                     got, _reference(x, logits, mu, logvar, beta), atol=1e-4)
+    x, _, mu, logvar = (t.double() for t in _batch(3))
+    big = -1000.0 * (2 * x - 1)  # confident logits of the wrong sign
+    got = expect_tensor("beta_vae_loss of float64 inputs", module.beta_vae_loss(x, big, mu, logvar, 4.0), (),
+                        dtype=torch.float64)
+    expect_true(bool(torch.isfinite(got)), "logits of +-1000 must give a finite loss (log sigmoid(l) = "
+                                           f"-softplus(-l), not log(sigmoid(l))), got {got.item()}")
+    expect_close("beta_vae_loss for logits of +-1000 of the wrong sign (exact: no clamping)", got,
+                 _reference(x, big, mu, logvar, 4.0), atol=1e-6)
 
 
 def check_latent_traversal(module) -> None:

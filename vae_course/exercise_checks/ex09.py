@@ -9,14 +9,20 @@ import numpy as np
 import torch
 
 from vae_course import estimators, metrics
-from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+from vae_course.exercise_checks.common import expect_close, expect_number, expect_tensor, expect_true, expect_tuple
 
 
-def _encodings(seed: int, m: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _encodings(seed: int, m: int, d: int, log_scale: float = -0.5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """z ~ q(z|x_i), mu, logvar (m, d) float32; logvar around ``log_scale`` (-6: narrow posteriors)."""
     g = torch.Generator().manual_seed(seed)
     mu = torch.randn(m, d, generator=g)
-    logvar = 0.5 * torch.randn(m, d, generator=g) - 0.5
+    logvar = 0.5 * torch.randn(m, d, generator=g) + log_scale
     return mu + (0.5 * logvar).exp() * torch.randn(m, d, generator=g), mu, logvar
+
+
+# At D = 64, sum_d log q(z_id | x_j) is about +100 for narrow posteriors and -120 for wide ones:
+# exp() of it overflows or underflows in float32, so only a logsumexp gives the right answer.
+EXTREMES = [(-6.0, "narrow posteriors, logvar = -6"), (1.0, "wide posteriors, logvar = 1")]
 
 
 def _mws_loop(z, mu, logvar, n) -> float:
@@ -32,22 +38,27 @@ def _mws_loop(z, mu, logvar, n) -> float:
 def check_log_qz_mws(module) -> None:
     for seed, (m, d, n) in enumerate([(5, 2, 100), (16, 4, 1000)]):
         z, mu, logvar = _encodings(seed, m, d)
-        got = module.log_qz_mws(z, mu, logvar, n)
-        expect_true(isinstance(got, tuple) and len(got) == 2,
-                    f"log_qz_mws must return a pair (log_qz, log_prod_qzj), got {type(got).__name__}")
+        got = expect_tuple("log_qz_mws", module.log_qz_mws(z, mu, logvar, n), 2, "(log_qz, log_prod_qzj)")
         want = estimators.log_qz(z, mu, logvar, n, estimator="mws")
         expect_tensor("log_qz", got[0], (m,))
         expect_tensor("log_prod_qzj", got[1], (m,))
         expect_close("log q(z_0) against a loop over j and d", got[0][0], _mws_loop(z, mu, logvar, n), atol=1e-4)
         expect_close(f"log_qz (M={m}, D={d}, N={n})", got[0], want[0], atol=1e-4)
         expect_close(f"log_prod_qzj (M={m}, D={d}, N={n}): log(N M) once per dimension", got[1], want[1], atol=1e-4)
+    for log_scale, what in EXTREMES:
+        z, mu, logvar = _encodings(5, 16, 64, log_scale)
+        log_qz, log_prod = module.log_qz_mws(z, mu, logvar, 1000)
+        want = estimators.log_qz(z, mu, logvar, 1000, estimator="mws")
+        expect_true(bool(torch.isfinite(log_qz).all()),
+                    f"log_qz at D = 64 with {what} is not finite ({log_qz[:3].tolist()}...): exp() of a sum of 64 "
+                    "log-densities overflows or underflows; use torch.logsumexp instead of log(sum(exp))")
+        expect_close(f"log_qz at D = 64 with {what}", log_qz, want[0], atol=1e-3)
+        expect_close(f"log_prod_qzj at D = 64 with {what}", log_prod, want[1], atol=1e-3)
 
 
 def check_mss_weights(module) -> None:
-    for m, n in [(4, 10), (3, 3), (8, 1000)]:
-        got = module.mss_weights(m, n)
-        expect_tensor(f"mss_weights({m}, {n})", got, (m, m))
-        got = got.double()
+    for m, n in [(4, 10), (3, 3), (2, 5), (8, 1000)]:
+        got = expect_tensor(f"mss_weights({m}, {n})", module.mss_weights(m, n), (m, m), dtype=torch.float64)
         expect_close(f"mss_weights({m}, {n}).diagonal() (each sample's own point)", got.diagonal(),
                      torch.full((m,), 1 / n, dtype=torch.float64), atol=1e-9)
         expect_close(f"mss_weights({m}, {n}).sum(1) (each row)", got.sum(1), torch.ones(m, dtype=torch.float64),
@@ -65,25 +76,26 @@ def check_discrete_mutual_info(module) -> None:
     a = rng.integers(0, 5, 400)
     b = 3 * ((a + rng.integers(0, 3, 400)) % 6) - 4  # depends on a; labels need not start at 0
     for name, x, y in [("I(a; b)", a, b), ("I(b; a)", b, a), ("I(a; a) = H(a)", a, a),
-                       ("I of independent labels", np.repeat(np.arange(4), 5), np.tile(np.arange(5), 4))]:
-        got = module.discrete_mutual_info(x, y)
-        expect_close(name, float(got), _mi_loop(x, y), atol=1e-9)
-        expect_close(name + " (package)", float(got), metrics.discrete_mutual_info(x, y), atol=1e-9)
+                       ("I of independent labels", np.repeat(np.arange(4), 5), np.tile(np.arange(5), 4)),
+                       ("I of boolean labels", a > 2, b > 0), ("I of int32 labels", a.astype(np.int32), b.astype(np.int32))]:
+        got = expect_number(name, module.discrete_mutual_info(x, y))
+        expect_close(f"{name} (natural log, cells with p(a, b) > 0)", got, _mi_loop(x, y), atol=1e-9)
+        expect_close(name + " (package)", got, metrics.discrete_mutual_info(x, y), atol=1e-9)
 
 
 def check_mig_from_mi(module) -> None:
     mi = np.array([[0.9, 0.1], [0.3, 0.6], [0.0, 0.5]])
     expect_close("MIG of the matrix [[0.9, 0.1], [0.3, 0.6], [0.0, 0.5]] with entropies [1, 2]",
-                 float(module.mig_from_mi(mi, np.array([1.0, 2.0]))), 0.325, atol=1e-9)
+                 expect_number("mig_from_mi", module.mig_from_mi(mi, np.array([1.0, 2.0]))), 0.325, atol=1e-9)
     rng = np.random.default_rng(1)
     mi, entropies = rng.random((6, 4)), 1 + rng.random(4)
-    expect_close("MIG of a random matrix", float(module.mig_from_mi(mi, entropies)),
+    expect_close("MIG of a random matrix (sort each column, the factor's)", expect_number("mig_from_mi", module.mig_from_mi(mi, entropies)),
                  metrics.mig_from_mi(mi, entropies), atol=1e-9)
     grid = np.stack(np.meshgrid(np.arange(3), np.arange(4), indexing="ij"), -1).reshape(-1, 2)
     codes = np.c_[grid[:, 1], rng.normal(size=len(grid)), grid[:, 0]].astype(float)
     mi = metrics.mutual_info_matrix(codes, grid)
     entropies = np.array([metrics.discrete_entropy(grid[:, k]) for k in range(2)])
-    expect_close("MIG of a code with one clean dimension per factor", float(module.mig_from_mi(mi, entropies)),
+    expect_close("MIG of a code with one clean dimension per factor", expect_number("mig_from_mi", module.mig_from_mi(mi, entropies)),
                  metrics.mig(codes, grid), atol=1e-9)
 
 

@@ -4,28 +4,28 @@ from __future__ import annotations
 import torch
 
 from vae_course import models
-from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
-
-
-def _raises(fn, error: type[Exception]) -> bool:
-    try:
-        fn()
-    except error:
-        return True
-    return False
+from vae_course.exercise_checks.common import expect_accepts, expect_close, expect_raises, expect_tensor, expect_true
 
 
 def check_one_hot(module) -> None:
-    """Equals models.one_hot on random labels; rejects out-of-range and non-integer labels."""
+    """Equals models.one_hot on random labels, float32 as the docstring says; int32 labels and an
+    empty batch work; out-of-range labels raise ValueError, float and boolean labels TypeError."""
     y = torch.randint(0, 7, (12,), generator=torch.Generator().manual_seed(0))
     got = expect_tensor("one_hot(y (12,), 7)", module.one_hot(y, 7), (12, 7))
-    expect_close("one_hot(y, 7)", got, models.one_hot(y, 7), atol=0)
     expect_true(got.is_floating_point(), f"one_hot must return floats (for a dense layer), got {got.dtype}")
+    expect_tensor("one_hot(y, 7)", got, dtype=torch.float32)
+    expect_close("one_hot(y, 7)", got, models.one_hot(y, 7), atol=0, rtol=0)
+    what = "one_hot of int32 labels (any integer dtype is a label)"
+    expect_close(what, expect_accepts(lambda: module.one_hot(y.int(), 7), what), models.one_hot(y, 7), atol=0, rtol=0)
+    what = "one_hot of an empty batch, torch.tensor([], dtype=torch.int64)"
+    empty = expect_accepts(lambda: module.one_hot(torch.tensor([], dtype=torch.int64), 7), what)
+    expect_tensor(what, empty, (0, 7))
     for bad in ([0, 7], [-1, 3]):
-        expect_true(_raises(lambda: module.one_hot(torch.tensor(bad), 7), ValueError),
-                    f"one_hot(torch.tensor({bad}), 7) must raise ValueError: labels must lie in [0, 7)")
-    expect_true(_raises(lambda: module.one_hot(torch.tensor([0.0, 1.0]), 7), TypeError),
-                "one_hot of float labels must raise TypeError")
+        expect_raises(lambda: module.one_hot(torch.tensor(bad), 7), ValueError,
+                      f"one_hot(torch.tensor({bad}), 7) (labels must lie in [0, 7))")
+    expect_raises(lambda: module.one_hot(torch.tensor([0.0, 1.0]), 7), TypeError, "float labels")
+    expect_raises(lambda: module.one_hot(torch.tensor([True, False]), 7), TypeError,
+                  "boolean labels (a mask, not class numbers)")
 
 
 def check_conditioned_input(module) -> None:
@@ -40,6 +40,8 @@ def check_conditioned_input(module) -> None:
     expect_close("ConditionalVAE encoder fed with conditioned_input (mu)", cvae.encoder(got).chunk(2, -1)[0], mu)
     z = torch.randn(5, 3, generator=g)
     expect_tensor("conditioned_input(z (5, 3), y, 10)", module.conditioned_input(z, y, 10), (5, 13))
+    expect_tensor("conditioned_input(z (5, 3) float64, y, 10) (keep x's dtype)",
+                  module.conditioned_input(z.double(), y, 10), (5, 13), dtype=torch.float64)
 
 
 TASKS = [
