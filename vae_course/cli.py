@@ -80,7 +80,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         # JupyterLab refuses to start as root (as in many containers) without this flag.
         print("[vae-course] running as root: passing --allow-root to JupyterLab")
         extra.append("--allow-root")
-    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *extra],
+    from vae_course.lab import OPTIONS  # course notebooks are saved without outputs
+    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *OPTIONS, *extra],
                 env={"JUPYTER_PATH": jupyter_path})
 
 
@@ -146,6 +147,15 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    argv = [*args.notebooks, *(["--quick"] if args.quick else [])]
+    rerun = _in_course_env(["export", *argv])
+    if rerun is not None:
+        return rerun
+    from vae_course.export import main as export_main
+    return export_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m vae_course", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--solutions", action="store_true", help="check solutions/ instead of exercises/")
     data = sub.add_parser("data", help="download a data set once (MNIST, about 12 MB) into the data root")
     data.add_argument("name", choices=["mnist"], help="the data set to fetch")
+    exp = sub.add_parser("export", help="execute notebooks and write offline HTML pages and reveal.js "
+                         "decks under build/ (index.html links them)")
+    exp.add_argument("notebooks", nargs="*", help="notebook numbers, e.g. 05 09 (default: all)")
+    exp.add_argument("--quick", action="store_true", help="execute in quick mode (seconds per notebook)")
     argv = sys.argv[1:] if argv is None else argv
     # Everything after `test` or `lab` goes to pytest or JupyterLab untouched, left out of
     # argparse, which would reject a first extra argument that starts with '-' (`test -x`).
@@ -169,5 +183,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[:1] if passthrough else argv)
     args.rest = argv[1:] if passthrough else []
     handler = {"setup": cmd_setup, "lab": cmd_lab, "test": cmd_test,
-               "exercises": cmd_exercises, "check": cmd_check, "data": cmd_data}[args.command]
+               "exercises": cmd_exercises, "check": cmd_check, "data": cmd_data,
+               "export": cmd_export}[args.command]
     return handler(args)
