@@ -2,7 +2,8 @@
 
 Tasks
 1. ``negative_elbo_bernoulli(x, logits, mu, logvar)``: the negative ELBO of each example for a
-   Bernoulli decoder, -[log p(x|z) - KL(q(z|x) || p(z))], summed over pixels and latents.
+   Bernoulli decoder on binary images, -[log p(x|z) - KL(q(z|x) || p(z))], summed over pixels
+   and latents.
 2. ``beta_vae_loss(x, logits, mu, logvar, beta)``: the training loss with a KL weight beta and
    its two terms, as ``losses.vae_loss`` logs them.
 
@@ -18,7 +19,9 @@ def negative_elbo_bernoulli(x: torch.Tensor, logits: torch.Tensor, mu: torch.Ten
                             logvar: torch.Tensor) -> torch.Tensor:
     """-ELBO(x) = -sum_p [x_p l_p - softplus(l_p)] + 1/2 sum_d [mu_d^2 + exp(logvar_d) - 1 - logvar_d].
 
-    x (B, C, H, W) in [0, 1]; logits l (B, C, H, W) of the decoder at one sample z ~ q(z|x);
+    x (B, C, H, W) binary, in {0, 1} (e.g. binarized digits: the Bernoulli is a likelihood only
+    there; on grey x in [0, 1] the same formula is a reconstruction cross-entropy, and the result
+    bounds no log-probability); logits l (B, C, H, W) of the decoder at one sample z ~ q(z|x);
     mu, logvar (B, D) of q(z|x). Returns (B,): one value per example, SUMMED over the pixels
     p and the latents d (a mean over pixels would secretly weight the KL by the pixel count).
     """
