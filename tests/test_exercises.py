@@ -7,8 +7,11 @@ Run the same checks on your own work with `pytest tests/test_exercises.py --exer
 from pathlib import Path
 
 import pytest
+import torch
 
+from vae_course import cli
 from vae_course import exercises as ex
+from vae_course.exercise_checks import common
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -77,3 +80,102 @@ def test_checker_prints_a_summary_and_fails_on_stubs(tmp_path, capsys):
     assert "[FAIL]" in out and "not implemented yet" in out and "0 of" in out
     assert ex.check_exercise(name[:4], SOLUTIONS) is True
     assert "[pass]" in capsys.readouterr().out
+
+
+# --- The checker as a learner meets it -------------------------------------------------------
+
+def _learner_copy(tmp_path: Path, number: str, replace: str = "") -> Path:
+    """exercises/ made from solutions/, with exercise ``number`` = the solution plus ``replace``
+    (Python appended at the end, redefining a function)."""
+    ex.write_stubs(SOLUTIONS, tmp_path)
+    path = ex.find_exercise(number, SOLUTIONS)
+    (tmp_path / path.name).write_text(path.read_text() + replace)
+    return tmp_path
+
+
+def test_a_task_that_never_ends_is_reported_as_too_slow_and_the_others_run(tmp_path, capsys):
+    folder = _learner_copy(tmp_path, "05", "\n\ndef kl_normal_std(mu, logvar):\n    while True:\n        pass\n")
+    assert ex.check_exercise("05", folder, time_limit=1) is False
+    out = capsys.readouterr().out
+    assert "[FAIL] 1." in out and "too slow: stopped after 1 s" in out
+    assert "[pass] 2." in out and "1 of 2 tasks pass." in out
+
+
+def test_the_time_limit_also_holds_off_the_main_thread():
+    import threading
+    results = []
+    worker = threading.Thread(target=lambda: results.append(
+        ex.run_task(lambda m: __import__("time").sleep(30), None, "see notebook 05", time_limit=0.5)))
+    worker.start()
+    worker.join(10)
+    assert results and results[0].startswith("too slow"), results
+
+
+def test_ctrl_c_prints_the_summary_so_far(tmp_path, capsys):
+    folder = _learner_copy(tmp_path, "05", "\n\ndef mc_elbo(*args, **kwargs):\n    raise KeyboardInterrupt\n")
+    assert ex.check_exercise("05", folder) is False
+    out = capsys.readouterr().out
+    assert "[pass] 1." in out and "interrupted (Ctrl-C) during task 2" in out and "1 of 2 tasks pass." in out
+
+
+def test_every_failure_ends_with_its_notebook_section(tmp_path):
+    folder = _learner_copy(tmp_path, "01", "\n\ndef principal_angles(a, b):\n    return torch.zeros(a.shape[1])\n")
+    path = folder / ex.find_exercise("01", folder).name
+    title, check = ex.tasks_of(path)[1]
+    failure = ex.run_task(check, ex.load_module(path), ex.task_hint(path, check))
+    assert failure.endswith('Hint: see notebook 01, section "5. Principal angles between subspaces".'), failure
+
+
+def test_a_function_that_returns_none_is_reported_as_such(tmp_path):
+    for number, name, args in [("04", "fit_gaussian", "z"), ("09", "discrete_mutual_info", "a, b"),
+                               ("10", "hierarchical_split", "*args")]:
+        folder = _learner_copy(tmp_path, number, f"\n\ndef {name}({args}):\n    pass\n")
+        path = folder / ex.find_exercise(number, folder).name
+        failures = [ex.run_task(c, ex.load_module(path)) for _, c in ex.tasks_of(path)]
+        assert any(f and f.startswith(f"{name} returned None") for f in failures), failures
+
+
+def test_a_mismatch_shows_the_worst_entries_with_their_index_and_the_real_tolerance():
+    expected = torch.tensor([0.5119, 0.3068, 0.4246, 0.1])
+    with pytest.raises(AssertionError) as err:
+        common.expect_close("v", expected + torch.tensor([0.0, 0.0, 0.0, 0.3]), expected, atol=0, rtol=0.03)
+    message = str(err.value)
+    assert "1 of 4 entries differ" in message and "at [3] expected 0.1, got 0.4" in message
+    assert "relative tolerance 0.03 (3%)" in message and "(tolerance 0)" not in message
+
+
+def test_a_wrong_exception_is_named_beside_the_expected_one():
+    with pytest.raises(AssertionError, match="raised KeyError: 'blur'; expected a ValueError"):
+        common.expect_raises(lambda: {}["blur"], ValueError, "kind='blur'")
+    with pytest.raises(AssertionError, match="nothing was raised"):
+        common.expect_raises(lambda: 1, ValueError, "kind='blur'")
+
+
+@pytest.mark.parametrize("arg", ["99", "0", "foo", "-5", "01x", "ex01_pcx", "1.5"])
+def test_check_rejects_a_bad_exercise_in_one_line(arg, capsys):
+    assert cli.main(["check", "--", arg]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "Traceback" not in captured.err and repr(arg) in captured.err
+
+
+def test_check_alone_prints_a_table_of_every_exercise(tmp_path, capsys):
+    folder = _learner_copy(tmp_path, "05", "\n\ndef mc_elbo(*args, **kwargs):\n    return None\n")
+    path = ex.find_exercise("01", SOLUTIONS)
+    (folder / path.name).write_text(path.read_text())
+    assert ex.print_overview(folder) is False
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("ex") and ".py" in line}
+    assert len(lines) == len(FILES)
+    assert lines["ex01_pca.py"].endswith("passing")
+    assert lines["ex05_elbo.py"].endswith("failing (1 of 2 tasks pass)")
+    assert lines["ex03_corruption.py"].endswith("not started")
+
+
+def test_check_here_never_raises_and_sees_edits_without_a_restart(tmp_path, capsys):
+    folder = _learner_copy(tmp_path, "05")
+    assert ex.check_here("05", folder) is True
+    path = folder / ex.find_exercise("05", folder).name
+    path.write_text(path.read_text() + "\n\ndef kl_normal_std(mu, logvar):\n    return mu.sum(-1)\n")
+    assert ex.check_here("05", folder) is False
+    assert "1 of 2 tasks pass." in capsys.readouterr().out
+    assert ex.check_here("99", folder) is False
