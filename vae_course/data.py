@@ -251,8 +251,9 @@ def load_dataset(name: str = "digits", split: str = "train", *, root: str | Path
 def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Dynamic binarization: each pixel x in [0, 1] becomes Bernoulli(x) (a fresh draw per call).
 
-    Used for MNIST likelihood numbers, which are reported on binarized images
-    (Salakhutdinov and Murray 2008; Burda et al. 2016).
+    Used for likelihood numbers, which are reported on binarized images (Salakhutdinov and
+    Murray 2008; Burda et al. 2016): on binary x a Bernoulli decoder is a likelihood, on grey x
+    only a reconstruction cross-entropy. Notebooks 07, 11 and 13 binarize MNIST and ``digits``.
     """
     validate.tensor("x", x)
     if x.min() < 0 or x.max() > 1:
