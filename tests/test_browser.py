@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -213,6 +214,38 @@ def test_rise_slideshow_typesets_maths_reads_at_24px_and_runs_a_code_cell(page, 
     assert "quick mode: True" in output.inner_text(timeout=60_000)
     shot(page, f"rise_{RUN_IN_RISE}_after_running_a_cell")
     assert non_local(page.requests, jupyter["base"]) == []
+
+
+PROGRESS_CELL = """import torch
+from vae_course import train
+model, x = torch.nn.Linear(2, 1), torch.randn(256, 2)
+history = train.fit(model, lambda m, b, s: ((m(b) ** 2).mean(), {}), x, steps=3000, batch_size=32)
+print("trained", len(history.steps))"""
+
+
+def test_rise_progress_bar_moves_while_training(page, jupyter):
+    """train.fit's bar counts steps inside the slideshow (a widget bar stayed at 0% there)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}, "rise": {"theme": "white"}})
+    nb.cells = [nbformat.v4.new_code_cell(PROGRESS_CELL, metadata={"slideshow": {"slide_type": "slide"}})]
+    nbformat.write(nb, jupyter["root"] / "notebooks" / "progress_check.ipynb")  # beside rise.css
+    page.goto(f"{jupyter['base']}/rise/notebooks/progress_check.ipynb?token={jupyter['token']}")
+    page.locator(".reveal .cm-content").first.click()
+    page.keyboard.press("Control+Enter")
+    counts, text = [], ""  # the step counts the bar showed ("1234/3000"), polled until training ends
+    for _ in range(1200):
+        text = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')].map(e => e.innerText).join()")
+        moving = [int(n) for n in re.findall(r"(\d+)/3000", text) if 0 < int(n) < 3000]
+        if moving and not counts:
+            shot(page, "rise_progress_bar")
+        counts += moving
+        if "trained" in text:
+            break
+        page.wait_for_timeout(100)
+    assert "trained 301" in text, text  # steps 0, 10, ..., 2990 and the last, 2999
+    assert counts, "the bar never showed a step count between 0 and 3000 while training ran"
 
 
 @pytest.mark.parametrize("name", [p.stem for p in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))])
