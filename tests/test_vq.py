@@ -199,3 +199,44 @@ def test_vqvae_loss_is_reconstruction_plus_both_vq_terms():
     recon = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
     torch.testing.assert_close(logs["recon"], recon)
     assert 1.0 <= logs["perplexity"].item() <= 8.0
+
+
+def test_categorical_log_prob_is_the_sum_of_log_probabilities_per_position():
+    probs = vq.fit_categorical_prior(torch.tensor([[[0, 1]], [[0, 2]], [[1, 2]], [[0, 2]]]), K=3, alpha=0.5)
+    maps = torch.tensor([[[0, 2]], [[1, 1]]])
+    expected = torch.stack([probs[0, 0, 0].log() + probs[0, 1, 2].log(), probs[0, 0, 1].log() + probs[0, 1, 1].log()])
+    torch.testing.assert_close(vq.categorical_log_prob(probs, maps), expected)
+    every = torch.tensor([[[a, b]] for a in range(3) for b in range(3)])
+    assert math.isclose(vq.categorical_log_prob(probs, every).exp().sum().item(), 1.0, rel_tol=1e-6)
+    with pytest.raises(ValueError, match=r"values in \[0, 3\)"):
+        vq.categorical_log_prob(probs, torch.tensor([[[0, 3]]]))
+    with pytest.raises(ValueError, match="must have shape"):
+        vq.categorical_log_prob(probs, torch.tensor([[0, 1]]))
+
+
+def test_jittered_codes_are_seeded_near_synonyms_of_the_codes():
+    torch.manual_seed(0)
+    model = models.VQVAE((1, 8, 8), K=16, D=4, width=8)
+    with torch.no_grad():
+        model.quantizer.codebook.normal_()
+    x = torch.rand(10, 1, 8, 8)
+    assert torch.equal(vq.jittered_codes(model, x, 3, 0.0), model.codes(x).repeat(3, 1, 1))
+    a = vq.jittered_codes(model, x, 4, 0.5, generator=torch.Generator().manual_seed(0))
+    b = vq.jittered_codes(model, x, 4, 0.5, generator=torch.Generator().manual_seed(0))
+    assert a.shape == (40, 4, 4) and torch.equal(a, b)
+    changed = (a != model.codes(x).repeat(4, 1, 1)).float().mean().item()
+    assert 0.0 < changed < 1.0
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        vq.jittered_codes(model, x, 2, -0.1)
+
+
+def test_vqvae_loss_applies_its_transform_to_the_images():
+    torch.manual_seed(0)
+    model = models.VQVAE((1, 8, 8), K=8, D=4, width=8)
+    x = torch.rand(5, 1, 8, 8)
+    binary = (x > 0.5).float()
+    plain, _ = vq.vqvae_loss()(model, binary, 0)
+    transformed, _ = vq.vqvae_loss(transform=lambda images: (images > 0.5).float())(model, x, 0)
+    torch.testing.assert_close(transformed, plain)
+    with pytest.raises(TypeError, match="transform must be callable"):
+        vq.vqvae_loss(transform="binarize")

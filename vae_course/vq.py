@@ -169,16 +169,59 @@ def sample_categorical_prior(probs: torch.Tensor, n: int,
     return flat.T.reshape(n, h, w).to(probs.device)
 
 
-def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
+def categorical_log_prob(probs: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """log p(k) = sum_ij log probs[i, j, k_ij] in nats under the independent prior, (B,), for
+    probs (h, w, K) and code maps indices (B, h, w) with values in [0, K). -inf where a code has
+    probability 0 (fit with ``alpha > 0`` to score held-out maps)."""
+    validate.tensor("probs", probs, ndim=3)
+    h, w, K = probs.shape
+    _indices("indices", indices)
+    validate.tensor("indices", indices, shape=(None, h, w), floating=False)
+    code_usage(indices, K)  # validates the range
+    log_p = torch.log(probs).reshape(h * w, K)
+    return log_p.gather(1, indices.reshape(len(indices), h * w).T.to(probs.device)).sum(0)
+
+
+def jittered_codes(model: nn.Module, x: torch.Tensor, copies: int, sigma: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Code maps of images x (N, C, H, W) with the encoder's output jittered before quantization:
+    k = argmin_j ||z_e(x) + sigma s eps - e_j||^2, eps ~ N(0, I), s the standard deviation of z_e
+    over x; ``copies`` draws per image -> indices (copies * N, h, w) int64, copy-major.
+
+    A data augmentation for a prior over codes: a position whose z_e lies between two codes gets
+    either, so the prior learns which codes are near-synonyms instead of memorising each
+    training map's exact choice (the decoder maps near codes to near patches). ``model`` is a
+    ``models.VQVAE``; sigma = 0 gives ``copies`` copies of ``model.codes(x)``.
+    """
+    validate.positive_int("copies", copies)
+    validate.non_negative("sigma", sigma)
+    with torch.no_grad():
+        z_e = model.encode(x)
+        scale = sigma * z_e.std()
+        maps = []
+        for _ in range(copies):
+            noisy = z_e + scale * torch.randn(z_e.shape, generator=generator).to(z_e.device)
+            flat = noisy.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
+            maps.append(nearest_code(flat, model.quantizer.codebook)[1].view(len(x), *z_e.shape[2:]))
+    return torch.cat(maps)
+
+
+def vqvae_loss(beta: float = 0.25, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+               ) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
     """A ``loss_fn`` for ``train.fit``: the VQ-VAE objective per example, averaged over the batch,
     -log p(x | z_q) + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2 (van den Oord et al. 2017, eq. 3),
     with a Bernoulli decoder; the codebook term is 0 for an EMA codebook. ``batch`` is x (B, C, H, W)
-    or (x, y). Logs recon, codebook, commitment and the batch's codebook perplexity.
+    or (x, y); ``transform`` is applied to the images first, e.g. ``data.binarize``, so that the
+    Bernoulli decoder is a likelihood of binary images. Logs recon, codebook, commitment and the
+    batch's codebook perplexity.
     """
     validate.non_negative("beta", beta)
+    if transform is not None and not callable(transform):
+        raise TypeError(f"transform must be callable (e.g. data.binarize) or None, got {type(transform).__name__}")
 
     def loss_fn(model: nn.Module, batch, step: int):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = transform(x) if transform is not None else x
         out = model.quantize(model.encoder(x))
         recon = -log_bernoulli(x, model.decoder(out.z_q)).flatten(1).sum(1).mean()
         loss = recon + out.codebook_loss + beta * out.commitment_loss
