@@ -34,6 +34,15 @@ def _cholesky(name: str, cov: torch.Tensor) -> torch.Tensor:
     return chol
 
 
+def _common_dtype(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    """The tensors cast to their promoted dtype (float32 with float64 -> float64), so that mixed
+    inputs compute in the more precise type instead of failing inside torch."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return [t.to(dtype) for t in tensors]
+
+
 def _gaussian(mean: torch.Tensor, cov: torch.Tensor, names: tuple[str, str] = ("q_mean", "q_cov"),
               batch: int | None = None, d: int | None = None) -> torch.Tensor:
     """Check a Gaussian's mean (B, d) and covariance (d, d) or (B, d, d); return cov's Cholesky."""
@@ -55,10 +64,13 @@ def log_gaussian(z: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torc
     """log N(z; mean, cov) = -1/2 [d log 2 pi + log det cov + (z - mean)^T cov^{-1} (z - mean)].
 
     z (..., B, d) (e.g. (S, B, d) for S samples per row), mean (B, d), cov (d, d) or (B, d, d)
-    -> (..., B).
+    -> (..., B). Mixed float32/float64 inputs are computed in float64.
     """
-    chol = _gaussian(mean, cov, ("mean", "cov"))
     validate.tensor("z", z)
+    validate.tensor("mean", mean)
+    validate.tensor("cov", cov)
+    z, mean, cov = _common_dtype(z, mean, cov)
+    chol = _gaussian(mean, cov, ("mean", "cov"))
     if z.shape[-2:] != mean.shape:
         raise ValueError(f"z must end in mean's shape {tuple(mean.shape)}, got {tuple(z.shape)}")
     diff = (z - mean).unsqueeze(-1)  # (..., B, d, 1)
@@ -69,7 +81,11 @@ def log_gaussian(z: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torc
 
 def sample_gaussian(mean: torch.Tensor, cov: torch.Tensor, n: int,
                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """n samples z = mean + L eps, eps ~ N(0, I), L L^T = cov: mean (B, d) -> z (n, B, d)."""
+    """n samples z = mean + L eps, eps ~ N(0, I), L L^T = cov: mean (B, d) -> z (n, B, d).
+    Mixed float32/float64 mean and cov give float64 samples."""
+    validate.tensor("mean", mean)
+    validate.tensor("cov", cov)
+    mean, cov = _common_dtype(mean, cov)
     chol = _gaussian(mean, cov, ("mean", "cov"))
     validate.positive_int("n", n)
     eps = torch.randn((n, *mean.shape, 1), generator=generator, dtype=mean.dtype, device=mean.device)
@@ -163,9 +179,10 @@ class LinearGaussian:
         return log_gaussian(x, mean.expand_as(x), cov)
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) = sum_i log N(x_i; (W z + b)_i, sigma2): x (B, D), z (..., B, d) -> (..., B)."""
+        """log p(x | z) = sum_i log N(x_i; (W z + b)_i, sigma2): x (B, D), z (..., B, d) -> (..., B).
+        x and z are cast to the model's dtype (float64)."""
         x = self._x(x)
-        validate.tensor("z", z)
+        z = validate.tensor("z", z).to(self.W)
         if z.shape[-2:] != (x.shape[0], self.d):
             raise ValueError(f"z must end in ({x.shape[0]}, {self.d}) to match x, got {tuple(z.shape)}")
         sq = (x - z @ self.W.T - self.b).pow(2).sum(-1)
@@ -174,7 +191,7 @@ class LinearGaussian:
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x, z) = log p(x | z) + log N(z; 0, I_d): x (B, D), z (..., B, d) -> (..., B)."""
         log_likelihood = self.log_likelihood(x, z)  # checks x and z first
-        return log_likelihood - 0.5 * (self.d * LOG_2PI + z.pow(2).sum(-1))
+        return log_likelihood - 0.5 * (self.d * LOG_2PI + z.to(self.W).pow(2).sum(-1))
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact p(z | x) = N(m, S): S = (I_d + W^T W / sigma2)^{-1} (d, d), the same for every

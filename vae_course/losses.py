@@ -27,7 +27,7 @@ from torch import nn
 from vae_course import estimators, objectives, validate
 from vae_course.disentangle import encode_all
 from vae_course.gradients import reparameterize
-from vae_course.train import Batch, LossFn
+from vae_course.train import Batch, LossFn, loss_factory
 
 
 def _images(batch: Batch) -> torch.Tensor:
@@ -43,7 +43,8 @@ def elbo_terms(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     elbo = rec - kl. Each is a tensor (B,) for x (B, C, H, W). ``model`` is a ``models.VAE``
     (any module with ``forward`` -> (x_params, mu, logvar, z) and ``log_px_given_z``).
     """
-    validate.tensor("x", x, ndim=4)
+    validate.vae("model", model, "the ELBO")
+    validate.not_empty("x", validate.tensor("x", x, ndim=4))
     x_params, mu, logvar, _ = model(x)
     rec = model.log_px_given_z(x, x_params)
     kl = objectives.kl_normal_std(mu, logvar)
@@ -56,6 +57,7 @@ def beta_at(step: int, beta: float, warmup_steps: int) -> float:
     return beta if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
 
 
+@loss_factory
 def vae_loss(beta: float = 1.0, warmup_steps: int = 0,
              transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LossFn:
     """A ``loss_fn(model, batch, step)`` for ``train.fit``:
@@ -100,7 +102,8 @@ def iwae_estimate(model: nn.Module, x: torch.Tensor, K: int, chunk: int = 20_000
     bounded, tends to log p(x) as K grows, so -L_K with large K (K = 100, 5000) is the standard
     estimate of a VAE's negative log-likelihood (when its decoder is normalised on x). ``chunk`` caps how many images are decoded at once (memory).
     """
-    validate.tensor("x", x, ndim=4)
+    validate.vae("model", model, "the IWAE bound")
+    validate.not_empty("x", validate.tensor("x", x, ndim=4))
     validate.positive_int("K", K)
     validate.positive_int("chunk", chunk)
     per_pass = max(1, chunk // len(x))
@@ -111,7 +114,8 @@ def iwae_estimate(model: nn.Module, x: torch.Tensor, K: int, chunk: int = 20_000
 def kl_per_dimension(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """KL(q(z_d|x) || N(0, 1)) of each latent dimension d, averaged over the images x: (D,).
     Sums to the average KL term of the ELBO; dimensions near 0 carry no information about x."""
-    validate.tensor("x", x, ndim=4)
+    validate.vae("model", model, "a KL per latent dimension")
+    validate.finite("x", validate.not_empty("x", validate.tensor("x", x, ndim=4)))
     mu, logvar = encode_all(model, x)
     return objectives.kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(0)
 
@@ -119,7 +123,8 @@ def kl_per_dimension(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
     """Which latent dimensions are active: A_d = Var_x(E_q[z_d | x]) > threshold (Burda et al.
     2016, section 5.2), a bool tensor (D,). An inactive unit's posterior mean ignores x."""
-    validate.tensor("x", x, ndim=4)
+    validate.vae("model", model, "active units (the variance of the posterior means)")
+    validate.finite("x", validate.tensor("x", x, ndim=4))  # one NaN pixel would make every unit look inactive
     validate.non_negative("threshold", threshold)
     if len(x) < 2:
         raise ValueError(f"x needs at least 2 images to measure a variance, got shape {tuple(x.shape)}")
@@ -133,13 +138,14 @@ def conditional_elbo_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -
     rec = log p_theta(x | z, y), kl = KL(q_phi(z | x, y) || N(0, I)), elbo = rec - kl, each (B,),
     for x (B, C, H, W) and labels y (B,). ``model`` is a ``models.ConditionalVAE``.
     """
-    validate.tensor("x", x, ndim=4)
+    validate.not_empty("x", validate.tensor("x", x, ndim=4))
     x_params, mu, logvar, _ = model(x, y)
     rec = model.log_px_given_z(x, x_params)
     kl = objectives.kl_normal_std(mu, logvar)
     return {"rec": rec, "kl": kl, "elbo": rec - kl}
 
 
+@loss_factory
 def cvae_loss(beta: float = 1.0, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LossFn:
     """A ``loss_fn(model, batch, step)`` for ``train.fit`` on ``(x, y)`` batches:
     loss = (1/B) sum_b -[rec_b - beta kl_b] with the terms of ``conditional_elbo_terms``.
@@ -161,8 +167,9 @@ def cvae_loss(beta: float = 1.0, transform: Callable[[torch.Tensor], torch.Tenso
 # --- Disentangling losses (notebooks 09 and 10): the KL split into estimable terms ---------
 
 
-def _check_weights(**weights: float) -> dict[str, float]:
-    return {name: validate.non_negative(name, w) for name, w in weights.items()}
+def _weights(**weights: float) -> list[float]:
+    """The weights, checked under the names the caller passed them by (alpha, beta, gamma)."""
+    return [validate.non_negative(name, w) for name, w in weights.items()]
 
 
 def _split_kl_loss(kl_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]],
@@ -177,6 +184,8 @@ def _split_kl_loss(kl_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     """
     def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = _images(batch)
+        validate.vae("model", model, "a KL-split loss")
+        validate.not_empty("x", x)
         x_params, mu, logvar, z = model(x)
         rec = model.log_px_given_z(x, x_params).mean()
         terms = kl_terms(z, mu, logvar)
@@ -188,6 +197,7 @@ def _split_kl_loss(kl_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     return loss_fn
 
 
+@loss_factory
 def beta_tcvae_loss(dataset_size: int, alpha: float = 1.0, beta: float = 6.0, gamma: float = 1.0,
                     estimator: str = "mss", warmup_steps: int = 0) -> LossFn:
     """The beta-TCVAE loss (Chen et al. 2018, eq. 4) for ``train.fit``, per-example sums:
@@ -206,7 +216,8 @@ def beta_tcvae_loss(dataset_size: int, alpha: float = 1.0, beta: float = 6.0, ga
     validate.positive_int("dataset_size", dataset_size)
     validate.one_of("estimator", estimator, estimators.ESTIMATORS)
     validate.positive_int("warmup_steps", warmup_steps, minimum=0)
-    weights = _check_weights(mi=alpha, tc=beta, dwkl=gamma)
+    alpha, beta, gamma = _weights(alpha=alpha, beta=beta, gamma=gamma)
+    weights = {"mi": alpha, "tc": beta, "dwkl": gamma}
 
     def kl_terms(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = estimators.kl_decomposition(z, mu, logvar, dataset_size, estimator)
@@ -222,6 +233,7 @@ def _group_dims(groups: object) -> int:
     return sum(len(g) for g in groups)
 
 
+@loss_factory
 def hfvae_loss(dataset_size: int, groups: list[list[int]], alpha: float = 1.0, beta: float = 6.0,
                gamma: float = 1.0, estimator: str = "mss", warmup_steps: int = 0) -> LossFn:
     """The HFVAE loss (Esmaeili et al. 2019) for ``train.fit``, per-example sums:
@@ -241,7 +253,8 @@ def hfvae_loss(dataset_size: int, groups: list[list[int]], alpha: float = 1.0, b
     validate.one_of("estimator", estimator, estimators.ESTIMATORS)
     validate.positive_int("warmup_steps", warmup_steps, minimum=0)
     estimators.check_groups(groups, _group_dims(groups))  # a partition of 0..D-1, as hierarchical_tc needs
-    weights = _check_weights(mi=alpha, between=beta, within=gamma, dwkl=1.0)
+    alpha, beta, gamma = _weights(alpha=alpha, beta=beta, gamma=gamma)
+    weights = {"mi": alpha, "between": beta, "within": gamma, "dwkl": 1.0}
 
     def kl_terms(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
         mi = estimators.kl_decomposition(z, mu, logvar, dataset_size, estimator)["mi"]

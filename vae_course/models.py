@@ -47,6 +47,7 @@ class MLPEncoder(nn.Module):
         self.net = mlp([math.prod(self.image_shape), *hidden, out_dim])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        validate.module_input("x", x, self)
         validate.tensor("x", x, shape=(None, *self.image_shape))
         return self.net(x.flatten(1))
 
@@ -61,6 +62,7 @@ class MLPDecoder(nn.Module):
         self.net = mlp([latent_dim, *hidden, math.prod(self.image_shape)])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        validate.module_input("z", z, self)
         validate.tensor("z", z, shape=(None, self.latent_dim))
         return self.net(z).view(-1, *self.image_shape)
 
@@ -84,6 +86,7 @@ class ConvEncoder(nn.Module):
         self.head = mlp([n_flat, hidden, out_dim])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        validate.module_input("x", x, self)
         validate.tensor("x", x, shape=(None, *self.image_shape))
         return self.head(self.conv(x))
 
@@ -106,6 +109,7 @@ class ConvDecoder(nn.Module):
         self.deconv = nn.Sequential(*layers[:-1])  # no ReLU on the logits
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        validate.module_input("z", z, self)
         validate.tensor("z", z, shape=(None, self.latent_dim))
         out = self.deconv(self.head(z).view(-1, *self.start))
         return out[..., : self.image_shape[1], : self.image_shape[2]]
@@ -133,6 +137,7 @@ class Autoencoder(nn.Module):
     @classmethod
     def build(cls, kind: str, image_shape: Sequence[int], latent_dim: int) -> "Autoencoder":
         """An MLP (``kind="mlp"``) or convolutional (``"conv"``) autoencoder."""
+        validate.positive_int("latent_dim", latent_dim)
         return cls(make_encoder(kind, image_shape, latent_dim), make_decoder(kind, latent_dim, image_shape))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -316,6 +321,7 @@ class ConditionalVAE(VAE):
 
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mu, logvar (B, D) of q_phi(z | x, y) for images x (B, C, H, W) and labels y (B,)."""
+        validate.module_input("x", x, self)
         validate.tensor("x", x, shape=(None, *self.image_shape))
         h = torch.cat([x.flatten(1), self._labels(y, len(x))], dim=1)
         return self.encoder(h).chunk(2, dim=-1)

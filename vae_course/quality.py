@@ -30,17 +30,35 @@ HIDDEN = (256, 128)
 WEIGHT_DECAY = 1e-4
 
 
-def _images(name: str, x: torch.Tensor) -> torch.Tensor:
-    validate.tensor(name, x, ndim=4)
+def _images(name: str, x: torch.Tensor, classifier: nn.Module | None = None) -> torch.Tensor:
+    """Grey images (N, 1, H, W), finite, in [0, 1], of the classifier's dtype (float32)."""
+    validate.not_empty(name, validate.tensor(name, x, ndim=4))
     if x.shape[1] != 1:
         raise ValueError(f"{name} must be grey images (N, 1, H, W), got shape {tuple(x.shape)}")
-    return x
+    if classifier is not None:
+        validate.module_input(name, x, classifier)
+    elif x.dtype != torch.float32:
+        raise TypeError(f"{name} must be float32 images, got dtype {x.dtype}: convert with {name}.float()")
+    return validate.unit_interval(name, x)
 
 
-def _labels(y: torch.Tensor, n: int) -> torch.Tensor:
+def _n_classes(classifier: nn.Module) -> int:
+    """The number of classes: the width of the classifier's last linear layer."""
+    linear = [m for m in classifier.modules() if isinstance(m, nn.Linear)]
+    if not linear:
+        raise TypeError(f"classifier must end in a linear layer (train_classifier's MLP), got {type(classifier).__name__}")
+    return linear[-1].out_features
+
+
+def _labels(y: torch.Tensor, n: int, n_classes: int | None = None) -> torch.Tensor:
+    """int64 labels (n,) in [0, n_classes) (only >= 0 when n_classes is None)."""
     validate.tensor("y", y, shape=(n,), floating=False)
     if y.dtype != torch.int64:
         raise TypeError(f"y must be int64 class labels, got dtype {y.dtype}")
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or (n_classes is not None and high >= n_classes):
+        allowed = f"[0, {n_classes}) (the classifier's {n_classes} classes)" if n_classes else "0, 1, 2, ..."
+        raise ValueError(f"y must hold class labels {allowed}, got values in [{low}, {high}]")
     return y
 
 
@@ -87,7 +105,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, *, steps: int | None = No
     """
     _images("x", x)
     _labels(y, len(x))
-    validate.positive_int("seed", seed, minimum=0)
+    validate.seed("seed", seed)
     steps = validate.positive_int("steps", steps) if steps is not None else max(1000, 10 * math.ceil(len(x) / 128))
     n_classes = int(y.max()) + 1
     with torch.random.fork_rng(devices=[]):
@@ -110,8 +128,8 @@ def _probabilities(classifier: nn.Module, x: torch.Tensor, batch_size: int = 102
 
 def classifier_accuracy(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Accuracy (1/N) sum_i [argmax_y c(y | x_i) = y_i] on images ``x`` (N, 1, H, W), labels ``y`` (N,)."""
-    _images("x", x)
-    _labels(y, len(x))
+    _images("x", x, classifier)
+    _labels(y, len(x), _n_classes(classifier))
     return (_probabilities(classifier, x).argmax(1) == y.cpu()).float().mean().item()
 
 
@@ -125,7 +143,7 @@ def sample_quality(classifier: nn.Module, samples: torch.Tensor, n_classes: int 
       the samples whose predicted class argmax c(. | x_i) is y;
     - ``"class_counts"``: the counts n_y, an int64 tensor (n_classes,).
     """
-    _images("samples", samples)
+    _images("samples", samples, classifier)
     validate.positive_int("n_classes", n_classes)
     validate.probability("min_fraction", min_fraction)
     probs = _probabilities(classifier, samples)

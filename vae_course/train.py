@@ -8,6 +8,7 @@ the quantity, and Ctrl-C stops it cleanly with the history kept.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections import defaultdict
@@ -28,6 +29,33 @@ LossFn = Callable[[nn.Module, Batch, int], tuple[torch.Tensor, Mapping[str, floa
 
 class NonFiniteError(FloatingPointError):
     """Raised when a loss or a logged quantity becomes NaN or infinite during training."""
+
+
+def _factory_name(make: Callable) -> str:
+    return f"{make.__module__.rsplit('.', 1)[-1]}.{make.__name__}"
+
+
+def loss_factory(make: Callable[..., LossFn]) -> Callable[..., LossFn]:
+    """Mark ``make`` as a function that *returns* a loss function (``losses.vae_loss``), so that
+    ``fit`` tells a learner who passes it uncalled to call it, and so does calling it with a
+    model, as if it were the loss itself."""
+    @functools.wraps(make)
+    def checked(*args, **kwargs):
+        if args and isinstance(args[0], nn.Module):
+            raise TypeError(f"{_factory_name(make)} makes a loss function, it is not one: call it: "
+                            f"loss_fn = {_factory_name(make)}(), then loss_fn(model, batch, step)")
+        return make(*args, **kwargs)
+    checked.is_loss_factory = True
+    return checked
+
+
+def _check_loss_fn(loss_fn: object) -> None:
+    if getattr(loss_fn, "is_loss_factory", False):
+        name = _factory_name(loss_fn)
+        raise TypeError(f"loss_fn is {name}, which makes a loss function: call it: {name}() "
+                        "(with its arguments, if any), and pass what it returns")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function loss_fn(model, batch, step), got {type(loss_fn).__name__}")
 
 
 @dataclass
@@ -52,11 +80,21 @@ def _as_tuple(data: Batch, name: str) -> tuple[torch.Tensor, ...]:
     tensors = (data,) if isinstance(data, torch.Tensor) else tuple(data)
     if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
         raise TypeError(f"{name} must be a tensor or a tuple of tensors, got {type(data).__name__}")
+    if any(t.dim() == 0 for t in tensors):
+        raise ValueError(f"{name} must hold examples along a first dimension, got a 0-d tensor")
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
         raise ValueError(f"{name}: all tensors must have the same first dimension, "
                          f"got {[len(t) for t in tensors]}")
+    if n == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensors[0].shape)}): there is nothing to train or evaluate on")
     return tensors
+
+
+def _check_data_dtype(name: str, tensors: tuple[torch.Tensor, ...], model: nn.Module) -> None:
+    """float64 images (``torch.from_numpy`` gives them) into float32 weights: say so now."""
+    if tensors[0].is_floating_point():
+        validate.module_input(name if len(tensors) == 1 else f"{name}[0]", tensors[0], model)
 
 
 def _unpack(batch: tuple[torch.Tensor, ...]) -> Batch:
@@ -77,7 +115,10 @@ def _floats(logs: Mapping[str, float | torch.Tensor], step: int) -> dict[str, fl
 def evaluate(model: nn.Module, loss_fn: LossFn, data: Batch, batch_size: int = 512,
              step: int = 0, device: torch.device | None = None) -> dict[str, float]:
     """Average every quantity ``loss_fn`` returns over ``data``, weighting batches by size."""
+    _check_loss_fn(loss_fn)
     tensors = _as_tuple(data, "data")
+    batch_size = validate.positive_int("batch_size", batch_size)
+    _check_data_dtype("data", tensors, model)
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -114,13 +155,19 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
             goes back to the device it came on when training ends, so that a notebook's
             tensors, built on the CPU, and its models always meet on one device.
     """
-    validate.positive_int("steps", steps)
-    validate.positive_int("batch_size", batch_size)
-    validate.positive_int("log_every", log_every)
+    _check_loss_fn(loss_fn)
+    steps = validate.positive_int("steps", steps)  # (NumPy integers become ints here)
+    batch_size = validate.positive_int("batch_size", batch_size)
+    log_every = validate.positive_int("log_every", log_every)
+    seed = validate.seed("seed", seed)
     validate.one_of("lr_schedule", lr_schedule, (None, "cosine"))
     tensors = _as_tuple(train_data, "train_data")
+    if batch_size > len(tensors[0]):
+        raise ValueError(f"batch_size = {batch_size} is larger than train_data ({len(tensors[0])} examples): "
+                         f"pass batch_size <= {len(tensors[0])} (batch_size={len(tensors[0])} trains full-batch)")
+    _check_data_dtype("train_data", tensors, model)
     if eval_data is not None:
-        _as_tuple(eval_data, "eval_data")
+        _check_data_dtype("eval_data", _as_tuple(eval_data, "eval_data"), model)
     eval_every = eval_every or max(1, steps // 10)
     device = config.get_device(str(device)) if device is not None else config.get_device()
     if device.type == "cpu":

@@ -5,6 +5,8 @@ names the argument, what was expected and what arrived, before doing any work.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -37,21 +39,37 @@ def same_shape(**tensors: torch.Tensor) -> None:
         raise ValueError(f"shapes must match: {listed}")
 
 
+def is_int(value: object) -> bool:
+    """True for Python and NumPy integers (``np.int64`` included), False for bools."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, _np_bool()))
+
+
+def _np_bool() -> type:
+    try:
+        import numpy as np
+        return np.bool_
+    except ImportError:  # numpy is part of the course stack; this keeps validate torch-only
+        return bool
+
+
 def positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    """Check that ``value`` is an int >= ``minimum``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    """Check that ``value`` is an int >= ``minimum`` (a NumPy integer counts); return it as an int."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
 def non_negative(name: str, value: float) -> float:
-    """Check that ``value`` is a real number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """Check that ``value`` is a finite real number >= 0 (NumPy numbers count)."""
+    if isinstance(value, (bool, _np_bool())) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not value >= 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
     return float(value)
 
 
@@ -67,3 +85,71 @@ def one_of(name: str, value: object, choices: Sequence[object]) -> None:
     """Check that ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def seed(name: str, value: object) -> int:
+    """Check that ``value`` is an int seed >= 0 (``torch.manual_seed`` takes no floats)."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int >= 0 such as 0 or 1234, got {type(value).__name__} {value!r}")
+    return positive_int(name, value, minimum=0)
+
+
+def finite(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Check that the tensor ``x`` holds no NaN or inf (one NaN would otherwise turn into a
+    plausible wrong number further on)."""
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name} must be finite, but {int(bad.sum())} of {x.numel()} entries are NaN or inf "
+                         f"(the first at index {list(first)})")
+    return x
+
+
+def not_empty(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Check that ``x`` has at least one example (its first dimension is not 0)."""
+    if x.dim() == 0 or len(x) == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}): it needs at least one example")
+    return x
+
+
+def unit_interval(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Check that ``x`` holds finite values in [0, 1] (images as the course's models expect)."""
+    finite(name, x)
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        hint = ": divide by 255" if x.max() > 1.5 else ""
+        raise ValueError(f"{name} must hold values in [0, 1], got values in "
+                         f"[{x.min().item():.4g}, {x.max().item():.4g}]{hint}")
+    return x
+
+
+def module_input(name: str, x: object, module: torch.nn.Module) -> torch.Tensor:
+    """Check that ``x`` is a floating tensor of the dtype of ``module``'s weights.
+
+    ``torch.from_numpy`` of a NumPy array gives float64, the models' weights are float32: torch
+    itself would fail deep inside with "mat1 and mat2 must have the same dtype"."""
+    tensor(name, x)
+    weight = next(module.parameters(), None)
+    if weight is not None and x.dtype != weight.dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but the model's weights are {weight.dtype}: convert the data "
+                        f"with {name}.float() ({name}.to(torch.float32); torch.from_numpy gives float64), "
+                        f"or the model with model.to({x.dtype})")
+    return x
+
+
+def vae(name: str, model: object, needed_for: str) -> None:
+    """Check that ``model`` is a VAE: its ``encode(x)`` gives a posterior (mu, logvar), which a
+    plain autoencoder (one code per image) does not have."""
+    if not callable(getattr(model, "log_px_given_z", None)):  # what an autoencoder lacks
+        raise TypeError(f"{name} must be a VAE (models.VAE, whose encode gives (mu, logvar)) for {needed_for}; got "
+                        f"{type(model).__name__}, which has no posterior q(z|x): train a models.VAE.build(...) instead")
+
+
+def log_variance(name: str, logvar: torch.Tensor) -> torch.Tensor:
+    """Check that ``logvar`` is finite and exp(logvar) is a positive, finite variance in its
+    dtype (logvar = -1e4 gives a variance of exactly 0, and log-densities of NaN)."""
+    finite(name, logvar)
+    var = logvar.exp()
+    if (var == 0).any() or not torch.isfinite(var).all():
+        raise ValueError(f"{name} must give a positive, finite variance exp({name}) in {logvar.dtype}; got {name} "
+                         f"in [{logvar.min().item():.4g}, {logvar.max().item():.4g}], where exp() is 0 or inf")
+    return logvar
