@@ -129,12 +129,12 @@ def test_losses_train_a_real_vae():
 
 @pytest.mark.parametrize("make,error,match", [
     (lambda: losses.beta_tcvae_loss(0), ValueError, "dataset_size"),
-    (lambda: losses.beta_tcvae_loss(10, beta=-1.0), ValueError, "tc"),
+    (lambda: losses.beta_tcvae_loss(10, beta=-1.0), ValueError, "^beta must be >= 0"),
     (lambda: losses.beta_tcvae_loss(10, estimator="naive"), ValueError, "estimator"),
     (lambda: losses.beta_tcvae_loss(10, warmup_steps=-5), ValueError, "warmup_steps"),
     (lambda: losses.hfvae_loss(10, [[0, 1], [1, 2]]), ValueError, "partition"),
     (lambda: losses.hfvae_loss(10, "01"), TypeError, "groups"),
-    (lambda: losses.hfvae_loss(10, [[0], [1]], gamma=-2.0), ValueError, "within"),
+    (lambda: losses.hfvae_loss(10, [[0], [1]], gamma=-2.0), ValueError, "^gamma must be >= 0"),
 ])
 def test_bad_arguments_raise_before_training(make, error, match):
     with pytest.raises(error, match=match):

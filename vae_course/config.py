@@ -40,7 +40,10 @@ def get_device(name: str | None = None) -> torch.device:
     """The device to train on: ``name``, else ``$VAE_COURSE_DEVICE``, else CUDA if present, else CPU."""
     name = name or os.environ.get("VAE_COURSE_DEVICE")
     if name:
-        device = torch.device(name)
+        try:
+            device = torch.device(name)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N' (e.g. 'cuda:1'), got {name!r}") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device={name!r} was requested but CUDA is not available here; "
                              "use 'cpu' or unset VAE_COURSE_DEVICE")

@@ -115,7 +115,7 @@ def fit_density(z: torch.Tensor, kind: str, *, n_components: int = 10, seed: int
 
     Fitting runs in float64 on the CPU (codes are small), and the result is float64.
     """
-    validate.tensor("z", z, ndim=2)
+    validate.finite("z", validate.tensor("z", z, ndim=2))  # a NaN code would fail deep in a Cholesky
     validate.one_of("kind", kind, KINDS)
     validate.positive_int("n_components", n_components)
     validate.non_negative("ridge", ridge)

@@ -24,7 +24,11 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 def show_images(images: torch.Tensor, title: str, *, nrow: int = 10, ax: Axes | None = None,
                 xlabel: str = "", ylabel: str = "") -> Axes:
     """Show a batch of images (B, C, H, W) in [0, 1] as one grid (torchvision's ``make_grid``)."""
-    validate.tensor("images", images, ndim=4)
+    validate.not_empty("images", validate.tensor("images", images, ndim=4))
+    if images.shape[1] not in (1, 3):
+        hint = ": channels last? use images.permute(0, 3, 1, 2)" if images.shape[-1] in (1, 3) else ""
+        raise ValueError(f"images must be (B, C, H, W) with C = 1 or 3 channels, got shape {tuple(images.shape)}{hint}")
+    validate.positive_int("nrow", nrow)
     grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=nrow, padding=1, pad_value=1.0)
     ax = _axes(ax, (min(12, 0.9 * nrow), 0.9 * max(1, -(-len(images) // nrow))))
     ax.imshow(grid.permute(1, 2, 0).numpy(), cmap="gray", vmin=0, vmax=1)
