@@ -165,7 +165,7 @@ def _fetch_file(url: str, target: Path, md5: str, progress: bool) -> None:
                     bar.update(len(chunk))
         digest = _md5(Path(tmp))
         if digest != md5:
-            raise ValueError(f"{url} arrived corrupt (md5 {digest}, expected {md5})")
+            raise ValueError(f"it arrived corrupt (md5 {digest}, expected {md5})")
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
@@ -201,7 +201,7 @@ def fetch_mnist(root: str | Path | None = None, progress: bool = True) -> Path:
                 _fetch_file(f"{mirror.rstrip('/')}/{name}.gz", target, md5, progress)
                 break
             except (OSError, ValueError) as err:  # URLError and timeouts are OSErrors
-                failures.append(f"{type(err).__name__}: {str(err).strip()[:120]}")
+                failures.append(str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {str(err).strip()[:120]}")
         else:
             raise RuntimeError(
                 f"could not download {name}.gz ({failures[-1] if failures else 'no mirror'}). Check the network "
