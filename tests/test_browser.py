@@ -136,8 +136,12 @@ def test_offline_deck_typesets_maths_shows_figures_and_requests_nothing_remote(p
     figures = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output img')].map(i => i.naturalWidth)")
     assert figures and min(figures) > 0, f"figures not shown: natural widths {figures}"
     shot(page, "deck_first_slide")
-    page.evaluate("() => Reveal.slide([...document.querySelectorAll('.reveal .slides > section')]"
-                  ".findIndex(s => s.querySelector('.jp-OutputArea-output img')))")
+    page.evaluate("""() => {
+      const img = document.querySelector('.reveal .jp-OutputArea-output img');
+      const leaf = img.closest('section'), top = leaf.parentElement.closest('section') || leaf;
+      const tops = [...document.querySelectorAll('.reveal .slides > section')];
+      Reveal.slide(tops.indexOf(top), top === leaf ? 0 : [...top.children].filter(e => e.tagName === 'SECTION').indexOf(leaf));
+    }""")
     page.wait_for_timeout(500)
     shot(page, "deck_slide_with_figure")
     assert non_local(page.requests) == []

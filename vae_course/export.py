@@ -34,6 +34,10 @@ DECK_CSS = "assets/course_deck.css"
 DECK_SIZE = ("1280", "800")
 
 
+class ExportError(RuntimeError):
+    """Raised after the export when some notebooks failed to execute (the others are written)."""
+
+
 def notebook_paths(numbers: list[str] | None = None) -> list[Path]:
     """The course notebooks ``notebooks/NN_*.ipynb`` for the given two-digit ``numbers``
     (all of them when ``numbers`` is empty or None), in course order."""
@@ -142,21 +146,28 @@ def write_index(build: Path) -> Path:
 def export(numbers: list[str] | None = None, quick: bool = False, build: Path = BUILD) -> list[Path]:
     """Execute the chosen notebooks and write their pages, decks, the index and the assets
     under ``build``; return the pages and decks written, in course order."""
+    from nbclient.exceptions import CellExecutionError
+
     paths = notebook_paths(numbers)
     build.mkdir(parents=True, exist_ok=True)
     copy_assets(build)
-    written = []
+    written, failed = [], []
     for path in paths:
         print(f"[vae-course] executing {path.name}{' (quick mode)' if quick else ''}", flush=True)
-        written += write_page_and_deck(execute(path, quick), path.stem, build)
+        try:
+            written += write_page_and_deck(execute(path, quick), path.stem, build)
+        except CellExecutionError as err:  # say which cell failed, and go on with the others
+            failed.append(path.name)
+            print(f"[vae-course] {path.name}: a cell failed, no page written for it.\n{err}", file=sys.stderr)
     write_index(build)
+    if failed:
+        raise ExportError(f"{len(failed)} of {len(paths)} notebooks failed ({', '.join(failed)}); "
+                          "the others were written")
     return written
 
 
 def main(argv: list[str]) -> int:
     """``python -m vae_course.export [NN ...] [--quick]`` (the course's ``export`` command)."""
-    from nbclient.exceptions import CellExecutionError
-
     quick = "--quick" in argv
     numbers = [a for a in argv if a != "--quick"]
     try:
@@ -164,9 +175,12 @@ def main(argv: list[str]) -> int:
     except (ValueError, ModuleNotFoundError) as err:
         print(f"[vae-course] export: {err}", file=sys.stderr)
         return 2
-    except CellExecutionError as err:
-        print(f"[vae-course] export stopped: a cell failed.\n{err}", file=sys.stderr)
+    except ExportError as err:
+        print(f"[vae-course] export: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("[vae-course] export interrupted (Ctrl-C); the pages written so far are complete", file=sys.stderr)
+        return 130
     for path in written:
         print(f"wrote {path.relative_to(REPO)}")
     print(f"[vae-course] open {BUILD / 'index.html'} in a browser (works offline)")
