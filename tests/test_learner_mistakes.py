@@ -129,3 +129,12 @@ def test_linear_gaussian_accepts_float32_codes_and_mixed_dtypes():
     assert samples.dtype == torch.float64 and samples.shape == (4, 3, 2)
     log_p = linear_gaussian.log_gaussian(samples.float(), mean, cov)
     assert log_p.dtype == torch.float64 and torch.isfinite(log_p).all()
+
+
+def test_every_loss_factory_passed_uncalled_says_call_it():
+    from vae_course import corruption
+    for factory in (losses.vae_loss, losses.cvae_loss, losses.beta_tcvae_loss, losses.hfvae_loss,
+                    corruption.denoising_loss_fn):
+        name = validate.factory_name(factory)
+        with pytest.raises(TypeError, match=rf"call it: {name}\(\)"):
+            train.fit(VAE, factory, X, steps=1, batch_size=2, progress=False)

@@ -76,6 +76,7 @@ def corrupt(x: torch.Tensor, kind: str, level: float,
     return _CORRUPT[kind](x, level, generator)
 
 
+@validate.loss_factory
 def denoising_loss_fn(kind: str, level: float, seed: int = 0
                       ) -> Callable[[nn.Module, torch.Tensor, int], tuple[torch.Tensor, dict]]:
     """A ``loss_fn`` for ``train.fit``: corrupt the batch, reconstruct the *clean* batch.

@@ -27,7 +27,7 @@ from torch import nn
 from vae_course import estimators, objectives, validate
 from vae_course.disentangle import encode_all
 from vae_course.gradients import reparameterize
-from vae_course.train import Batch, LossFn, loss_factory
+from vae_course.train import Batch, LossFn
 
 
 def _images(batch: Batch) -> torch.Tensor:
@@ -57,7 +57,7 @@ def beta_at(step: int, beta: float, warmup_steps: int) -> float:
     return beta if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
 
 
-@loss_factory
+@validate.loss_factory
 def vae_loss(beta: float = 1.0, warmup_steps: int = 0,
              transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LossFn:
     """A ``loss_fn(model, batch, step)`` for ``train.fit``:
@@ -145,7 +145,7 @@ def conditional_elbo_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -
     return {"rec": rec, "kl": kl, "elbo": rec - kl}
 
 
-@loss_factory
+@validate.loss_factory
 def cvae_loss(beta: float = 1.0, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LossFn:
     """A ``loss_fn(model, batch, step)`` for ``train.fit`` on ``(x, y)`` batches:
     loss = (1/B) sum_b -[rec_b - beta kl_b] with the terms of ``conditional_elbo_terms``.
@@ -197,7 +197,7 @@ def _split_kl_loss(kl_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     return loss_fn
 
 
-@loss_factory
+@validate.loss_factory
 def beta_tcvae_loss(dataset_size: int, alpha: float = 1.0, beta: float = 6.0, gamma: float = 1.0,
                     estimator: str = "mss", warmup_steps: int = 0) -> LossFn:
     """The beta-TCVAE loss (Chen et al. 2018, eq. 4) for ``train.fit``, per-example sums:
@@ -233,7 +233,7 @@ def _group_dims(groups: object) -> int:
     return sum(len(g) for g in groups)
 
 
-@loss_factory
+@validate.loss_factory
 def hfvae_loss(dataset_size: int, groups: list[list[int]], alpha: float = 1.0, beta: float = 6.0,
                gamma: float = 1.0, estimator: str = "mss", warmup_steps: int = 0) -> LossFn:
     """The HFVAE loss (Esmaeili et al. 2019) for ``train.fit``, per-example sums:

@@ -8,7 +8,6 @@ the quantity, and Ctrl-C stops it cleanly with the history kept.
 """
 from __future__ import annotations
 
-import functools
 import math
 import sys
 from collections import defaultdict
@@ -31,27 +30,9 @@ class NonFiniteError(FloatingPointError):
     """Raised when a loss or a logged quantity becomes NaN or infinite during training."""
 
 
-def _factory_name(make: Callable) -> str:
-    return f"{make.__module__.rsplit('.', 1)[-1]}.{make.__name__}"
-
-
-def loss_factory(make: Callable[..., LossFn]) -> Callable[..., LossFn]:
-    """Mark ``make`` as a function that *returns* a loss function (``losses.vae_loss``), so that
-    ``fit`` tells a learner who passes it uncalled to call it, and so does calling it with a
-    model, as if it were the loss itself."""
-    @functools.wraps(make)
-    def checked(*args, **kwargs):
-        if args and isinstance(args[0], nn.Module):
-            raise TypeError(f"{_factory_name(make)} makes a loss function, it is not one: call it: "
-                            f"loss_fn = {_factory_name(make)}(), then loss_fn(model, batch, step)")
-        return make(*args, **kwargs)
-    checked.is_loss_factory = True
-    return checked
-
-
 def _check_loss_fn(loss_fn: object) -> None:
     if getattr(loss_fn, "is_loss_factory", False):
-        name = _factory_name(loss_fn)
+        name = validate.factory_name(loss_fn)
         raise TypeError(f"loss_fn is {name}, which makes a loss function: call it: {name}() "
                         "(with its arguments, if any), and pass what it returns")
     if not callable(loss_fn):

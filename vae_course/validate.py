@@ -5,9 +5,10 @@ names the argument, what was expected and what arrived, before doing any work.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -153,3 +154,22 @@ def log_variance(name: str, logvar: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"{name} must give a positive, finite variance exp({name}) in {logvar.dtype}; got {name} "
                          f"in [{logvar.min().item():.4g}, {logvar.max().item():.4g}], where exp() is 0 or inf")
     return logvar
+
+
+def factory_name(make: Callable) -> str:
+    """``module.function`` of a loss factory, as a learner would type it (``losses.vae_loss``)."""
+    return f"{make.__module__.rsplit('.', 1)[-1]}.{make.__name__}"
+
+
+def loss_factory(make: Callable) -> Callable:
+    """Decorate a function that *returns* a loss function (``losses.vae_loss``): ``train.fit``
+    then tells a learner who passes it uncalled to call it, and calling it with a model (as if
+    it were the loss itself) says the same."""
+    @functools.wraps(make)
+    def checked(*args, **kwargs):
+        if args and isinstance(args[0], torch.nn.Module):
+            raise TypeError(f"{factory_name(make)} makes a loss function, it is not one: call it: "
+                            f"loss_fn = {factory_name(make)}(), then loss_fn(model, batch, step)")
+        return make(*args, **kwargs)
+    checked.is_loss_factory = True
+    return checked
