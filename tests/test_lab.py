@@ -42,3 +42,10 @@ def test_course_table_links_exported_pages_and_decks():
     table = export.course_table(readme, built={"05_elbo"}).splitlines()
     assert table[2] == "| 05 | [the ELBO](05_elbo.html) ([slides](05_elbo.slides.html)) |"
     assert table[3] == "| 06 | reparameterization (not exported yet) |"
+
+
+def test_cli_export_says_which_notebook_is_unknown_without_a_traceback(capsys):
+    from vae_course import cli
+    assert cli.main(["export", "99", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "numbers must name course notebooks" in err and "['99']" in err and "Traceback" not in err
