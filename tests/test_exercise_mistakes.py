@@ -320,4 +320,4 @@ def test_checker_catches_the_mistake(number, source, phrase):
     assert failures, "the wrong answer passed every check"
     assert any(phrase in f for f in failures), failures
     for failure in failures:
-        assert "\nHint: see notebook " in failure and f"notebook {number}" in failure, failure
+        assert f'\nHint: see notebook {number}, section "' in failure, failure

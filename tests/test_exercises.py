@@ -179,3 +179,10 @@ def test_check_here_never_raises_and_sees_edits_without_a_restart(tmp_path, caps
     assert ex.check_here("05", folder) is False
     assert "1 of 2 tasks pass." in capsys.readouterr().out
     assert ex.check_here("99", folder) is False
+
+
+@pytest.mark.parametrize("name,index", TASKS)
+def test_every_task_knows_its_notebook_section(name, index):
+    path = SOLUTIONS / name
+    hint = ex.task_hint(path, ex.tasks_of(path)[index][1])
+    assert hint.startswith(f'see notebook {name[2:4]}, section "'), hint
