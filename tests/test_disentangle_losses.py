@@ -179,13 +179,6 @@ def test_latent_traversal_changes_only_one_coordinate():
         disentangle.latent_traversal(model, z0[None], 0, values)
 
 
-def test_train_vae_is_reproducible_for_a_seed():
-    x = torch.rand(64, 1, 8, 8)
-    runs = [disentangle.train_vae(losses.vae_loss(), x, latent_dim=2, steps=3, seed=s, batch_size=16,
-                                  progress=False)[1].train["loss"] for s in (7, 7, 8)]
-    assert runs[0] == runs[1] and runs[0] != runs[2]
-
-
 def test_estimator_bias_at_the_full_batch():
     """With the whole data set as the batch, MSS is exact and MWS is off by exactly log N per
     mixture, so its TC by (D - 1) log N."""
@@ -210,3 +203,69 @@ def test_model_mig_scores_the_posterior_means():
     assert disentangle.model_mig(model, x, factors, n_bins=4) == metrics.mig(mu.numpy(), factors.numpy(), n_bins=4)
     with pytest.raises(ValueError, match="factors"):
         disentangle.model_mig(model, x, factors[:5])
+
+
+def test_factor_report_names_the_latent_of_each_factor():
+    """A 'model' whose encoder returns the factors themselves (narrow posteriors) in shuffled
+    latents: Chen's MIG is 1, each factor's best latent is where it was put, with all of its
+    information."""
+    grid = torch.cartesian_prod(torch.arange(3), torch.arange(4))
+    x = grid.float().view(-1, 1, 1, 2)
+
+    class FactorsAsCodes(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def encode(self, images):
+            codes = images.flatten(1)[:, [1, 0]] * 3.0  # factor 0 in latent 1, factor 1 in latent 0
+            return torch.cat([codes, torch.zeros(len(images), 1)], 1), torch.full((len(images), 3), -8.0)
+
+    report = disentangle.factor_report(FactorsAsCodes(), x, grid, n_samples=500)
+    assert report["mig_chen"] == pytest.approx(1.0, abs=0.02) and report["mig_binned"] == pytest.approx(1.0)
+    assert report["best"].tolist() == [1, 0] and report["share"] == pytest.approx([1.0, 1.0], abs=0.02)
+    assert report["mi"].shape == (3, 2) and report["mig_chen_no_shape"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_rotation_leaves_the_elbo_unchanged_and_rotates_the_marginals():
+    model, x = _small_vae()
+    rotation = disentangle.random_rotation(model.latent_dim, seed=3)
+    assert torch.allclose(rotation @ rotation.T, torch.eye(model.latent_dim, dtype=torch.float64), atol=1e-12)
+    assert torch.linalg.det(rotation).item() == pytest.approx(1.0)
+    elbo, elbo_rot = disentangle.rotated_elbo(model, x, rotation, torch.Generator().manual_seed(0))
+    assert torch.allclose(elbo, elbo_rot, atol=1e-3) and elbo.shape == (len(x),)
+    mu, logvar = torch.randn(5, model.latent_dim, dtype=torch.float64), torch.randn(5, model.latent_dim, dtype=torch.float64)
+    m, lv = disentangle.rotated_marginals(mu, logvar, rotation)
+    cov = rotation @ torch.diag_embed(logvar.exp()) @ rotation.T  # the exact covariance of R z
+    assert torch.allclose(m, mu @ rotation.T) and torch.allclose(lv.exp(), cov.diagonal(dim1=-2, dim2=-1))
+
+
+def test_full_covariance_kl_matches_the_diagonal_formula_and_torch_distributions():
+    from vae_course import objectives
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
+    diag = disentangle.kl_full_normal_std(mu, torch.diag_embed(logvar.exp()))
+    assert torch.allclose(diag, objectives.kl_normal_std(mu, logvar))
+    a = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    cov = a @ a.T + 0.5 * torch.eye(4, dtype=torch.float64)
+    dist = torch.distributions.MultivariateNormal(mu[0], cov)
+    std = torch.distributions.MultivariateNormal(torch.zeros(4, dtype=torch.float64), torch.eye(4, dtype=torch.float64))
+    expected = torch.distributions.kl_divergence(dist, std)
+    assert disentangle.kl_full_normal_std(mu[:1], cov[None]).item() == pytest.approx(expected.item(), rel=1e-10)
+
+
+def test_mean_and_spread_and_the_matched_distortion_verdict():
+    rows = [{"mig_chen": 0.5, "distortion": 30.0}, {"mig_chen": 0.7, "distortion": 32.0}]
+    stats = disentangle.mean_and_spread(rows)
+    assert stats["mig_chen"] == pytest.approx((0.6, 0.1)) and stats["distortion"] == pytest.approx((31.0, 1.0))
+    curve = {1.0: {"distortion": 25.0, "mig_chen": 0.1}, 4.0: {"distortion": 35.0, "mig_chen": 0.3}}
+    weak = [{"mig_chen": 0.2, "distortion": 31.0}, {"mig_chen": 0.22, "distortion": 31.0}]
+    better = disentangle.compare_at_matched_distortion(rows, weak, curve)
+    assert better["at_same"] == pytest.approx(0.22) and better["gain"] == pytest.approx(0.39)
+    assert better["better"] and "better MIG/reconstruction trade-off" in better["text"]  # 0.39 > 2 x 0.1
+    noisy = [{"mig_chen": 0.2, "distortion": 31.0}, {"mig_chen": 0.6, "distortion": 31.0}]  # spread 0.2
+    verdict = disentangle.compare_at_matched_distortion(noisy, weak, curve)
+    assert not verdict["better"] and "do not show" in verdict["text"]
+    assert not disentangle.compare_at_matched_distortion(weak, rows, curve)["better"]
+    with pytest.raises(ValueError, match="at least one seed"):
+        disentangle.mean_and_spread([])

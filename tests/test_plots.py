@@ -75,3 +75,15 @@ def test_helpers_draw_into_a_given_axes():
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_mi_heatmap_prints_every_cell_and_labels_its_axes():
+    import numpy as np
+    matrix = np.array([[0.9, 0.1], [0.0, 0.5], [0.2, 0.3]])
+    ax = plots.mi_heatmap(matrix, ["shape", "scale"], "I over H", latent_labels=["a", "b", "c"])
+    assert ax.get_title() == "I over H" and ax.get_xlabel() and ax.get_ylabel()
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{v:.2f}" for v in matrix.ravel())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="K = len\\(factor_names\\) = 3"):
+        plots.mi_heatmap(matrix, ["a", "b", "c"], "wrong")
+    plt.close("all")

@@ -25,3 +25,10 @@ def test_markdown_table_formats_each_kind_of_value_and_marks_missing_ones():
 def test_markdown_table_needs_columns():
     with pytest.raises(ValueError, match="columns"):
         report.markdown_table({"PCA": {}}, [])
+
+
+def test_mean_std_table_writes_mean_and_spread():
+    table = report.mean_std_table({"a": {"mig": (0.41234, 0.02), "rate": (8.0, 0.5)}}, ["mig", "rate"], fmt=".2f")
+    assert table.splitlines()[2] == "| a | 0.41 ± 0.02 | 8.00 ± 0.50 |"
+    with pytest.raises(ValueError, match="columns"):
+        report.mean_std_table({}, [])

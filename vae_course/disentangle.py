@@ -1,6 +1,6 @@
 """Looking inside a trained VAE's latent space: codes of a whole data set, latent traversals,
-the MIG of a model, the bias of the minibatch estimators of q(z), and one recipe to train the
-small sprites VAEs compared in notebooks 08-10.
+the MIG of a model and which latent carries which factor, and the bias of the minibatch
+estimators of q(z). (The sprites VAEs themselves are trained by ``recipe``.)
 (The KL per dimension and active units are ``losses.kl_per_dimension`` and ``losses.active_units``.)
 
 Used by notebooks 08-10 (beta-VAE, beta-TCVAE, HFVAE) and ``benchmarks/mig_table.py``.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from vae_course import estimators, metrics, models, train, validate
-from vae_course.train import History, LossFn
+from vae_course import estimators, metrics, validate
 
 
 @torch.no_grad()
@@ -54,28 +54,142 @@ def traversal_rows(model: nn.Module, z0: torch.Tensor, dims: Sequence[int],
 
 
 def model_mig(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, n_bins: int = 20) -> float:
-    """The mutual information gap (Chen et al. 2018) of a model's mean codes mu(x) against the
-    true factor indices ``factors`` (N, K) of the images ``x`` (N, C, H, W)."""
-    if not isinstance(factors, torch.Tensor) or factors.shape[:1] != x.shape[:1]:
-        raise ValueError(f"factors must be a tensor with one row per image ({len(x)}), got "
-                         f"{getattr(factors, 'shape', type(factors).__name__)}")
+    """The binned MIG (``metrics.mig``, the estimator of Locatello et al. 2019) of a model's mean
+    codes mu(x) against the true factor indices ``factors`` (N, K) of the images ``x`` (N, C, H, W)."""
+    _check_factors(x, factors)
     mu, _ = encode_all(model, x)
     return metrics.mig(mu.numpy(), factors.cpu().numpy(), n_bins=n_bins)
 
 
-def train_vae(loss_fn: LossFn, x: torch.Tensor, *, latent_dim: int, steps: int, seed: int = 0,
-              kind: str = "mlp", batch_size: int = 128, lr: float = 1e-3, desc: str | None = None,
-              progress: bool = True) -> tuple[models.VAE, History]:
-    """Build a Bernoulli ``models.VAE`` (``kind``, D = ``latent_dim``) with weights seeded by
-    ``seed`` and train it on the images ``x`` (N, C, H, W) with ``train.fit`` for ``steps``
-    minibatches of ``batch_size``; returns (model, history). One recipe, so that models that
-    differ only in their loss (beta-VAE, beta-TCVAE, HFVAE) are compared fairly."""
+def _check_factors(x: torch.Tensor, factors: object) -> None:
+    if not isinstance(factors, torch.Tensor) or factors.shape[:1] != x.shape[:1]:
+        raise ValueError(f"factors must be a tensor with one row per image ({len(x)}), got "
+                         f"{getattr(factors, 'shape', type(factors).__name__)}")
+
+
+def factor_report(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, n_samples: int = 10_000,
+                  seed: int = 0) -> dict[str, object]:
+    """How a model's latents carry the true factors ``factors`` (N, K) of the images ``x``:
+
+    "mig_binned" (``metrics.mig`` of the posterior means), "mig_chen" (``metrics.mig_chen``, all
+    factors) and "mig_chen_no_shape" (Chen et al.'s dSprites protocol: every factor but the
+    first, shape); "mi" the (D, K) matrix I(z_j; v_k) / H(v_k) of Chen's estimator; "share" (K,)
+    the share of each factor's information held by its best latent; "best" (K,) that latent.
+    """
+    _check_factors(x, factors)
+    mu, logvar = encode_all(model, x)
+    f = factors.cpu()
+    mi = metrics.mutual_info_matrix_chen(mu, logvar, f, n_samples, torch.Generator().manual_seed(seed)).numpy()
+    entropies = metrics.factor_entropies(f.numpy())
+    return {"mig_binned": metrics.mig(mu.numpy(), f.numpy()),
+            "mig_chen": metrics.mig_from_mi(mi, entropies),
+            "mig_chen_no_shape": metrics.mig_from_mi(mi[:, 1:], entropies[1:]),
+            "mi": mi / entropies, "share": metrics.best_latent_share(mi), "best": mi.argmax(0)}
+
+
+@torch.no_grad()
+def sprites_scores(model: nn.Module, sprites, n_samples: int = 10_000) -> dict[str, float]:
+    """The numbers every sprites comparison prints for one model, on the whole data set
+    ``sprites`` (a ``data.Sprites``): "mig_chen", "mig_chen_no_shape", "mig_binned" (see
+    ``factor_report``), "rate" E KL(q(z|x) || p(z)) and "distortion" -E log p(x|z) in nats."""
+    terms = _elbo_terms(model, sprites.x)
+    scores = factor_report(model, sprites.x, sprites.factors, n_samples)
+    return {"mig_chen": scores["mig_chen"], "mig_chen_no_shape": scores["mig_chen_no_shape"],
+            "mig_binned": scores["mig_binned"], "rate": terms[1], "distortion": terms[0]}
+
+
+def _elbo_terms(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> tuple[float, float]:
+    """(distortion, rate) averaged over x, one posterior sample per image."""
+    distortion = rate = 0.0
+    for i in range(0, len(x), batch_size):
+        batch = x[i:i + batch_size]
+        x_params, mu, logvar, _ = model(batch)
+        distortion -= model.log_px_given_z(batch, x_params).sum().item() / len(x)
+        rate += (0.5 * (logvar.exp() + mu ** 2 - 1 - logvar)).sum().item() / len(x)
+    return distortion, rate
+
+
+def mean_and_spread(rows: Sequence[dict[str, float]]) -> dict[str, tuple[float, float]]:
+    """Per key, the mean and standard deviation (population, ddof = 0) over ``rows`` (one dict of
+    scores per seed)."""
+    if not rows:
+        raise ValueError("rows must hold the scores of at least one seed, got none")
+    return {k: (float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows]))) for k in rows[0]}
+
+
+def compare_at_matched_distortion(candidate: Sequence[dict[str, float]], baseline: Sequence[dict[str, float]],
+                                  curve: dict[float, dict[str, float]], name: str = "beta-TCVAE",
+                                  baseline_name: str = "beta-VAE") -> dict[str, object]:
+    """Compare two methods' MIG (Chen) over seeds where it is fair: at matched reconstruction.
+    ``curve`` maps each beta of a baseline sweep to its scores; the baseline's MIG at the
+    candidate's mean distortion is read off it by linear interpolation. Returns the mean MIG
+    "gain", the mean "distortion_gap" and a sentence "text" that says what the numbers support:
+    a better trade-off only when the candidate beats both the baseline and the interpolated
+    curve by more than twice the seeds' spread."""
+    a, b = mean_and_spread(candidate), mean_and_spread(baseline)
+    points = sorted((c["distortion"], c["mig_chen"]) for c in curve.values())
+    at_same = float(np.interp(a["distortion"][0], [p[0] for p in points], [p[1] for p in points]))
+    gain, spread = a["mig_chen"][0] - b["mig_chen"][0], max(a["mig_chen"][1], b["mig_chen"][1])
+    better = gain > 2 * spread and a["mig_chen"][0] - at_same > 2 * spread
+    text = (f"{name}: MIG {a['mig_chen'][0]:.3f} ± {a['mig_chen'][1]:.3f} at distortion {a['distortion'][0]:.1f} nats; "
+            f"{baseline_name}: {b['mig_chen'][0]:.3f} ± {b['mig_chen'][1]:.3f} at {b['distortion'][0]:.1f} nats; "
+            f"the {baseline_name} curve gives {at_same:.3f} at {name}'s distortion. ")
+    text += (f"{name} has the better MIG/reconstruction trade-off here, by more than twice the seeds' spread."
+             if better else f"These numbers do not show a better trade-off for {name}: the difference is not "
+             f"larger than twice the seeds' spread ({spread:.3f}) at matched reconstruction.")
+    return {"gain": gain, "distortion_gap": a["distortion"][0] - b["distortion"][0], "at_same": at_same,
+            "better": better, "text": text}
+
+
+def random_rotation(dim: int, seed: int = 0) -> torch.Tensor:
+    """A random rotation matrix R (dim, dim), float64, R R^T = I and det R = +1 (QR of a seeded
+    Gaussian matrix, with the signs fixed so that it is uniform over rotations)."""
+    validate.positive_int("dim", dim)
+    a = torch.randn(dim, dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    q, r = torch.linalg.qr(a)
+    q = q * torch.sign(torch.diagonal(r))
+    if torch.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def rotated_marginals(mu: torch.Tensor, logvar: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The marginal of each coordinate of z' = R z for z ~ N(mu, diag exp(logvar)): mean
+    (R mu)_j and log-variance log sum_i R_ji^2 exp(logvar_i). mu, logvar (N, D), R (D, D)."""
+    validate.tensor("mu", mu, ndim=2)
+    validate.same_shape(mu=mu, logvar=logvar)
+    validate.tensor("rotation", rotation, shape=(mu.shape[1], mu.shape[1]))
+    r = rotation.to(mu.dtype)
+    return mu @ r.T, torch.log(logvar.exp() @ (r ** 2).T)
+
+
+def kl_full_normal_std(mu: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, cov) || N(0, I)) = 1/2 [tr cov + |mu|^2 - D - log det cov] for mu (N, D) and
+    full covariances cov (N, D, D): (N,)."""
+    validate.tensor("mu", mu, ndim=2)
+    validate.tensor("cov", cov, shape=(len(mu), mu.shape[1], mu.shape[1]))
+    trace = cov.diagonal(dim1=-2, dim2=-1).sum(-1)
+    return 0.5 * (trace + mu.pow(2).sum(-1) - mu.shape[1] - torch.logdet(cov))
+
+
+@torch.no_grad()
+def rotated_elbo(model: nn.Module, x: torch.Tensor, rotation: torch.Tensor,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The single-sample ELBO of each image of ``x`` under ``model`` and under its rotated twin:
+    encoder q'(z'|x) = N(R mu, R Sigma R^T) (no longer diagonal), decoder p'(x|z') = p(x|R^T z'),
+    the same N(0, I) prior, with the same noise. Returns (elbo, elbo_rotated), each (N,): equal
+    for every x, since N(0, I) is rotation invariant (Rolinek et al. 2019)."""
     validate.tensor("x", x, ndim=4)
-    torch.manual_seed(seed)
-    model = models.VAE.build(kind, tuple(x.shape[1:]), latent_dim)
-    history = train.fit(model, loss_fn, x, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                        desc=desc or f"seed {seed}", progress=progress)
-    return model, history
+    mu, logvar = model.encode(x)
+    eps = torch.randn(mu.shape, generator=generator)
+    z = mu + (0.5 * logvar).exp() * eps
+    r = rotation.to(mu.dtype)
+    kl = 0.5 * (logvar.exp() + mu ** 2 - 1 - logvar).sum(1)
+    elbo = model.log_px_given_z(x, model.decode(z)) - kl
+    cov = r @ torch.diag_embed(logvar.exp().double()).to(mu.dtype) @ r.T
+    z_rot = z @ r.T
+    kl_rot = kl_full_normal_std((mu @ r.T).double(), cov.double()).to(mu.dtype)
+    return elbo, model.log_px_given_z(x, model.decode(z_rot @ r)) - kl_rot
 
 
 def estimator_bias(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, batch_size: int,

@@ -89,3 +89,22 @@ def plot_history(history: History, names: Sequence[str], title: str, *,
     ax.set(title=title, xlabel="training step", ylabel=ylabel)
     ax.legend(fontsize="small")
     return ax
+
+
+def mi_heatmap(matrix: np.ndarray, factor_names: Sequence[str], title: str, *, ax: Axes | None = None,
+               latent_labels: Sequence[str] | None = None) -> Axes:
+    """A heat map of ``matrix`` (D, K), e.g. I(z_j; v_k) / H(v_k), one row per latent and one
+    column per factor, each cell printed to two decimals; ``latent_labels`` name the rows."""
+    if not isinstance(matrix, np.ndarray) or matrix.ndim != 2 or matrix.shape[1] != len(factor_names):
+        raise ValueError(f"matrix must be a (D, K) numpy array with K = len(factor_names) = {len(factor_names)}, "
+                         f"got {getattr(matrix, 'shape', type(matrix).__name__)}")
+    ax = _axes(ax, (0.8 * matrix.shape[1] + 1.5, 0.4 * matrix.shape[0] + 1))
+    image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for (j, k), value in np.ndenumerate(matrix):
+        ax.text(k, j, f"{value:.2f}", ha="center", va="center", color="w" if value < 0.6 else "k", fontsize=8)
+    labels = latent_labels if latent_labels is not None else [f"z{j + 1}" for j in range(matrix.shape[0])]
+    ax.set_xticks(range(matrix.shape[1]), labels=list(factor_names), rotation=30)
+    ax.set_yticks(range(matrix.shape[0]), labels=list(labels))
+    ax.set(title=title, xlabel="factor v_k", ylabel="latent z_j")
+    ax.figure.colorbar(image, ax=ax, label="I(z_j; v_k) / H(v_k)")
+    return ax

@@ -42,3 +42,15 @@ def markdown_table(rows: dict[str, dict[str, float | int]], columns: list[str], 
     lines = [f"| {key} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(cell(row.get(c)) for c in columns) + " |" for name, row in rows.items()]
     return "\n".join(lines)
+
+
+def mean_std_table(rows: dict[str, dict[str, tuple[float, float]]], columns: list[str], *, key: str = "method",
+                   fmt: str = ".3f") -> str:
+    """A Markdown table with one row per entry of ``rows`` (name -> {column: (mean, std)}),
+    each cell "mean ± std" over seeds."""
+    if not columns:
+        raise ValueError("columns must name at least one column, got []")
+    lines = [f"| {key} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(f"{row[c][0]:{fmt}} ± {row[c][1]:{fmt}}" for c in columns) + " |"
+              for name, row in rows.items()]
+    return "\n".join(lines)

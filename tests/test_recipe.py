@@ -1,0 +1,106 @@
+"""The sprites recipe: deterministic for a seed, and its model cache used when valid and
+ignored when stale or unreadable."""
+import dataclasses
+
+import pytest
+import torch
+
+from vae_course import recipe, train
+
+TINY = recipe.SpritesRecipe(latent_dim=4, hidden=(16,), steps=4, batch_size=8)
+X = torch.rand(32, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """Counts the calls of train.fit made by the recipe."""
+    calls = []
+    real = train.fit
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recipe.train, "fit", counting)
+    return calls
+
+
+def weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("method", recipe.METHODS)
+def test_the_recipe_is_deterministic_for_a_seed(cache, method):
+    runs = [recipe.train_sprites_vae(method, X, beta=4.0, seed=s, recipe=TINY, cache=False, progress=False)
+            for s in (3, 3, 4)]
+    assert torch.equal(weights(runs[0][0]), weights(runs[1][0]))
+    assert runs[0][1].train["loss"] == runs[1][1].train["loss"]
+    assert not torch.equal(weights(runs[0][0]), weights(runs[2][0]))
+    assert not any(cache.rglob("*.pt"))  # cache=False writes nothing
+
+
+def test_a_cached_model_is_reused(cache, fits):
+    model, history, info = recipe.train_sprites_vae("beta-TCVAE", X, beta=6.0, seed=1, recipe=TINY, progress=False)
+    assert not info["cached"] and len(fits) == 1
+    files = list((cache / "models").glob("*.pt"))
+    assert len(files) == 1 and not list((cache / "models").glob(".partial-*"))
+    again, history2, info2 = recipe.train_sprites_vae("beta-TCVAE", X, beta=6.0, seed=1, recipe=TINY, progress=False)
+    assert info2["cached"] and len(fits) == 1 and info2["seconds"] == info["seconds"]
+    assert torch.equal(weights(model), weights(again)) and history2.train["loss"] == history.train["loss"]
+
+
+@pytest.mark.parametrize("change", [
+    dict(recipe=dataclasses.replace(TINY, steps=5)), dict(beta=5.0), dict(seed=2), dict(x=X.flip(0)),
+    dict(method="HFVAE"),
+])
+def test_a_different_recipe_seed_or_data_trains_afresh(cache, fits, change):
+    args = dict(method="beta-TCVAE", x=X, beta=6.0, seed=1, recipe=TINY)
+    recipe.train_sprites_vae(**args, progress=False)
+    _, _, info = recipe.train_sprites_vae(**{**args, **change}, progress=False)
+    assert not info["cached"] and len(fits) == 2
+
+
+def test_a_stale_or_corrupt_cache_file_is_ignored_and_replaced(cache, fits):
+    args = dict(method="beta-VAE", x=X, beta=4.0, seed=0, recipe=TINY, progress=False)
+    recipe.train_sprites_vae(**args)
+    (path,) = (cache / "models").glob("*.pt")
+    path.write_bytes(b"not a model")  # truncated or foreign
+    _, _, info = recipe.train_sprites_vae(**args)
+    assert not info["cached"] and len(fits) == 2
+    saved = torch.load(path, weights_only=True)
+    saved["key"] = "0" * 64  # a file from other code under the same name
+    torch.save(saved, path)
+    _, _, info = recipe.train_sprites_vae(**args)
+    assert not info["cached"] and len(fits) == 3
+    _, _, info = recipe.train_sprites_vae(**args)
+    assert info["cached"] and len(fits) == 3
+
+
+def test_cache_key_changes_with_the_training_code(monkeypatch):
+    key = recipe.cache_key("beta-VAE", TINY, 4.0, 1.0, 0, X)
+    assert key == recipe.cache_key("beta-VAE", TINY, 4.0, 1.0, 0, X)
+    monkeypatch.setattr(recipe, "_code_fingerprint", lambda: "edited")
+    assert recipe.cache_key("beta-VAE", TINY, 4.0, 1.0, 0, X) != key
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(method="VAE"), ValueError, "method must be one of"),
+    (dict(beta=-1.0), ValueError, "beta must be >= 0"),
+    (dict(seed=-1), ValueError, "seed must be >= 0"),
+    (dict(x=X[0]), ValueError, "x must have 4 dimensions"),
+])
+def test_bad_input_is_rejected_before_training(cache, fits, kwargs, error, match):
+    args = dict(method="beta-VAE", x=X, beta=4.0, seed=0, recipe=TINY, progress=False)
+    with pytest.raises(error, match=match):
+        recipe.train_sprites_vae(**{**args, **kwargs})
+    assert not fits
+
+
+def test_hfvae_groups_are_pairs_of_latents():
+    assert recipe.SpritesRecipe(latent_dim=5).groups == [[0, 1], [2, 3], [4]]

@@ -1,0 +1,164 @@
+"""One recipe to train the sprites VAEs of notebooks 08-10 and 13, and a cache of what it trains.
+
+Every model that the disentanglement notebooks compare (beta-VAE, beta-TCVAE, HFVAE) is the
+same MLP VAE trained on the same data with the same optimiser for the same number of steps;
+only the loss differs. The choices, measured in ``benchmarks/mig_table.py`` and explained in
+notebook 08:
+
+- the whole factorial set (``data.sprites(None, grid=True)``, 11,520 images): every factor
+  combination once, so the factors are exactly independent and uniform, as the MIG assumes;
+- batches of 256: the minibatch estimators of q(z) (notebook 09) improve with the batch size M;
+- Adam at a constant learning rate, a linear KL warm-up over the first fifth of training.
+
+A trained model is saved under ``config.cache_dir() / "models"``, keyed by the recipe, the
+loss, its weights, the seed, the training images and the source of the code that trains it,
+written atomically; notebooks 09, 10 and 13 then reuse what 08 trained instead of training it
+again. A file whose key does not match, or that cannot be read, is ignored and overwritten.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from vae_course import config, data, losses, models, train, validate
+from vae_course.train import History, LossFn
+
+METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE")
+CACHE_VERSION = 1
+# The modules whose code decides what a recipe trains: a change to any of them retrains.
+_TRAINING_CODE = ("recipe", "models", "losses", "estimators", "objectives", "gradients", "train", "vq")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpritesRecipe:
+    """How every sprites VAE is trained: an MLP VAE with D = ``latent_dim`` latents and
+    ``hidden`` widths, ``steps`` Adam steps of ``batch_size`` images at learning rate ``lr``,
+    the KL weights ramped up over the first ``warmup_fraction`` of the steps."""
+    latent_dim: int = 8
+    hidden: tuple[int, ...] = (256, 128)
+    steps: int = 4000
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup_fraction: float = 0.2
+
+    @property
+    def groups(self) -> list[list[int]]:
+        """HFVAE's groups: consecutive pairs of latent dimensions."""
+        return [list(range(d, min(d + 2, self.latent_dim))) for d in range(0, self.latent_dim, 2)]
+
+
+def sprites_recipe() -> SpritesRecipe:
+    """The course's recipe: full mode as above, quick mode the same with 60 steps."""
+    return SpritesRecipe(steps=config.pick(4000, 60))
+
+
+def sprites_data() -> data.Sprites:
+    """The data every recipe trains on: the whole factorial set of sprites (11,520 images)."""
+    return data.sprites(None, grid=True)
+
+
+def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float, gamma: float = 1.0) -> LossFn:
+    """The training loss of ``method`` ("beta-VAE", "beta-TCVAE" or "HFVAE") with weight
+    ``beta`` (on the whole KL, on the TC, on the between-group TC) and, for HFVAE, ``gamma`` on
+    the within-group TC; MSS estimates of q(z) over a data set of ``dataset_size`` images."""
+    validate.one_of("method", method, METHODS)
+    warmup = int(recipe.steps * recipe.warmup_fraction)
+    if method == "beta-VAE":
+        return losses.vae_loss(beta=beta, warmup_steps=warmup)
+    if method == "beta-TCVAE":
+        return losses.beta_tcvae_loss(dataset_size, beta=beta, warmup_steps=warmup)
+    return losses.hfvae_loss(dataset_size, recipe.groups, beta=beta, gamma=gamma, warmup_steps=warmup)
+
+
+def _code_fingerprint() -> str:
+    here = Path(__file__).resolve().parent
+    return hashlib.sha256(b"".join((here / f"{name}.py").read_bytes() for name in _TRAINING_CODE)).hexdigest()
+
+
+def cache_key(method: str, recipe: SpritesRecipe, beta: float, gamma: float, seed: int, x: torch.Tensor) -> str:
+    """A hex digest of everything that decides the trained weights: the recipe, the loss and its
+    weights, the seed, the training images and the training code."""
+    described = json.dumps({"version": CACHE_VERSION, "method": method, "recipe": dataclasses.asdict(recipe),
+                            "beta": float(beta), "gamma": float(gamma), "seed": seed,
+                            "code": _code_fingerprint()}, sort_keys=True)
+    digest = hashlib.sha256(described.encode())
+    digest.update(x.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cache_path(method: str, beta: float, seed: int, key: str) -> Path:
+    """Where the model of ``key`` is kept: ``config.cache_dir() / "models"``, never the repository."""
+    name = f"{method}-beta{beta:g}-seed{seed}-{key[:16]}.pt"
+    return config.cache_dir() / "models" / name
+
+
+def _history_to_dict(history: History) -> dict:
+    return {"steps": history.steps, "train": dict(history.train), "eval_steps": history.eval_steps,
+            "eval": dict(history.eval)}
+
+
+def _history_from_dict(saved: dict) -> History:
+    return History(steps=list(saved["steps"]), train=defaultdict(list, saved["train"]),
+                   eval_steps=list(saved["eval_steps"]), eval=defaultdict(list, saved["eval"]))
+
+
+def _save_atomically(path: Path, payload: dict) -> None:
+    """torch.save to a temporary file beside ``path``, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".pt")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(path: Path, key: str, model: torch.nn.Module) -> dict | None:
+    """The cached payload of ``key`` loaded into ``model``, or None when missing, stale or unreadable."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved.get("key") != key:
+            return None
+        model.load_state_dict(saved["state_dict"])
+    except Exception:  # a truncated, foreign or older file: train afresh and overwrite it
+        return None
+    return saved
+
+
+def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 0, gamma: float = 1.0,
+                      recipe: SpritesRecipe | None = None, cache: bool = True,
+                      progress: bool = True) -> tuple[models.VAE, History, dict]:
+    """Train (or load from the cache) the ``method`` VAE of ``recipe`` on images ``x``
+    (N, C, H, W) with weights seeded by ``seed``. Returns (model, history, info): ``info`` has
+    "seconds" (the training time when it was trained) and "cached" (whether it was loaded)."""
+    validate.one_of("method", method, METHODS)
+    validate.tensor("x", x, ndim=4)
+    validate.positive_int("seed", seed, minimum=0)
+    validate.non_negative("beta", beta)
+    recipe = recipe or sprites_recipe()
+    torch.manual_seed(seed)
+    model = models.VAE.build("mlp", tuple(x.shape[1:]), recipe.latent_dim, hidden=recipe.hidden)
+    key = cache_key(method, recipe, beta, gamma, seed, x)
+    path = cache_path(method, beta, seed, key)
+    saved = _load(path, key, model) if cache else None
+    if saved is not None:
+        return model.eval(), _history_from_dict(saved["history"]), {"seconds": saved["seconds"], "cached": True}
+    loss_fn = make_loss(method, len(x), recipe, beta, gamma)
+    start = time.perf_counter()
+    history = train.fit(model, loss_fn, x, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
+                        seed=seed, desc=f"{method} beta={beta:g} seed {seed}", progress=progress)
+    seconds = time.perf_counter() - start
+    if cache and not history.interrupted:
+        _save_atomically(path, {"key": key, "state_dict": model.state_dict(), "seconds": seconds,
+                                "history": _history_to_dict(history)})
+    return model, history, {"seconds": seconds, "cached": False}
