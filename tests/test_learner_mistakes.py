@@ -138,3 +138,10 @@ def test_every_loss_factory_passed_uncalled_says_call_it():
         name = validate.factory_name(factory)
         with pytest.raises(TypeError, match=rf"call it: {name}\(\)"):
             train.fit(VAE, factory, X, steps=1, batch_size=2, progress=False)
+
+
+def test_an_autoencoder_s_codes_are_not_a_posterior():
+    with pytest.raises(TypeError, match=r"Autoencoder.encode gave a tensor of shape \(6, 2\)"):
+        validate.posterior_pair(AE.encode(X), AE)
+    mu, logvar = validate.posterior_pair(VAE.encode(X), VAE)
+    assert mu.shape == logvar.shape == (6, 2)

@@ -173,3 +173,14 @@ def loss_factory(make: Callable) -> Callable:
         return make(*args, **kwargs)
     checked.is_loss_factory = True
     return checked
+
+
+def posterior_pair(out: object, model: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check that ``model.encode(x)`` gave a posterior (mu, logvar), two tensors of one shape, and
+    not an autoencoder's single code tensor (whose rows would be split into two halves)."""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)
+            and out[0].shape == out[1].shape):
+        got = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise TypeError(f"model.encode(x) must give a posterior (mu, logvar), as a models.VAE does; "
+                        f"{type(model).__name__}.encode gave {got} (a plain autoencoder's codes?): use a VAE")
+    return out
