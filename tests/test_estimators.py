@@ -243,3 +243,18 @@ def test_float32_gradients_flow():
 def test_bad_input_raises_clear_errors(tiny, call, error, match):
     with pytest.raises(error, match=match):
         call(*tiny)
+
+
+def test_float32_samples_stay_float32_and_match_float64():
+    """The training path runs in float32 (no promotion of the (M, D, M) table); the float64 exact
+    checks keep float64 weights."""
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(32, 4, generator=g, dtype=torch.float64), torch.randn(32, 4, generator=g, dtype=torch.float64) - 1
+    z = mu + (0.5 * logvar).exp() * torch.randn(32, 4, generator=g, dtype=torch.float64)
+    assert estimators.importance_weights(4, 10).dtype == torch.float64
+    assert estimators.importance_weights(4, 10, dtype=torch.float32).dtype == torch.float32
+    terms64 = estimators.kl_decomposition(z, mu, logvar, 1000)
+    terms32 = estimators.kl_decomposition(z.float(), mu.float(), logvar.float(), 1000)
+    for name in terms64:
+        assert terms32[name].dtype == torch.float32
+        assert terms32[name].item() == pytest.approx(terms64[name].item(), abs=1e-4)

@@ -38,15 +38,22 @@ REDUCTIONS = ("mean", "none")
 BLOCK_ELEMENTS = 2 ** 20  # pairwise log densities computed at a time (see _mixture_logs)
 
 
-def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss") -> torch.Tensor:
-    """The log importance weights log w_ij (M, M, float64) of the minibatch estimators of q(z_i),
+def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss",
+                       dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The log importance weights log w_ij (M, M) of the minibatch estimators of q(z_i),
     Chen et al. 2018, section 3 and appendix C. Row i estimates q(z_i) = sum_j w_ij q(z_i|x_j).
+    float64 by default (the exact checks); the estimators ask for the samples' dtype, so that a
+    float32 training step stays in float32 instead of promoting its (M, D, M) table.
 
     ``"mws"`` (minibatch weighted sampling): w_ij = 1/(N M) for every j, the form
-    log q(z_i) ~ logsumexp_j log q(z_i|x_j) - log(N M). Each row sums to 1/N, not 1: even with
-    the whole data set as the batch (M = N) it gives q(z_i)/N, so its log q(z) is low by about
-    log N, its sum_d log q(z_d) (each of the D marginals weighted the same way) by about D log N,
-    and its TC is inflated by roughly (D - 1) log N. For any M its expectation over minibatches
+    log q(z_i) ~ logsumexp_j log q(z_i|x_j) - log(N M). Each row sums to 1/N, not 1: with the
+    whole data set as the batch (M = N) it gives exactly q(z_i)/N, so its log q(z) is low by
+    log N, its sum_d log q(z_d) (each of the D marginals weighted the same way) by D log N, and
+    its TC is inflated by exactly (D - 1) log N. For M < N and narrow posteriors, the own term
+    dominates the joint, which is then low by about log M, while each 1-D marginal (the batch
+    represents it well) stays low by about log N: the TC is inflated by about
+    (D - 1) log N + log(N/M), an offset that depends on M and on the posteriors' widths, i.e.
+    on the parameters. For any M its expectation over minibatches
     (the point x_i plus M - 1 uniformly drawn others), (1/(N M)) [q(z_i|x_i) + (M-1) mean_{n != i}
     q(z_i|x_n)], has both coefficients below those of q(z_i) = (1/N) q(z_i|x_i) + ((N-1)/N)
     mean_{n != i} q(z_i|x_n), so E[estimate] < q(z_i) and, by Jensen, E[log estimate] < log q(z_i).
@@ -72,11 +79,11 @@ def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss
     if dataset_size < batch_size:
         raise ValueError(f"dataset_size (N) must be >= the batch size M = {batch_size}, got {dataset_size}")
     if estimator == "mws":
-        return torch.full((batch_size, batch_size), -math.log(dataset_size * batch_size), dtype=torch.float64)
+        return torch.full((batch_size, batch_size), -math.log(dataset_size * batch_size), dtype=dtype)
     if batch_size < 2:
         raise ValueError(f"the 'mss' estimator needs a batch of at least 2 samples, got M = {batch_size}")
     others = math.log(dataset_size - 1) - math.log(dataset_size * (batch_size - 1))
-    log_w = torch.full((batch_size, batch_size), others, dtype=torch.float64)
+    log_w = torch.full((batch_size, batch_size), others, dtype=dtype)
     log_w.diagonal().fill_(-math.log(dataset_size))
     return log_w
 
@@ -147,7 +154,7 @@ def _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups=None):
     _check(z, mu, logvar)
     if z.shape != mu.shape:
         raise ValueError(f"z must have one sample per row of mu: z {tuple(z.shape)}, mu {tuple(mu.shape)}")
-    log_w = importance_weights(len(z), dataset_size, estimator).to(z)
+    log_w = importance_weights(len(z), dataset_size, estimator, dtype=z.dtype).to(z.device)
     return _log_q_own(z, mu, logvar), _mixture_logs(z, mu, logvar, log_w, groups)
 
 
