@@ -169,6 +169,9 @@ def test_check_alone_prints_a_table_of_every_exercise(tmp_path, capsys):
     assert lines["ex01_pca.py"].endswith("passing")
     assert lines["ex05_elbo.py"].endswith("failing (1 of 2 tasks pass)")
     assert lines["ex03_corruption.py"].endswith("not started")
+    (folder / ex.find_exercise("04", folder).name).write_text("def broken(:\n")
+    assert ex.exercise_status(folder / ex.find_exercise("04", folder).name).startswith(
+        "failing (cannot be imported: SyntaxError")
 
 
 def test_check_here_never_raises_and_sees_edits_without_a_restart(tmp_path, capsys):

@@ -8,9 +8,15 @@ where the hint names the notebook section that teaches the task.
 The checks of exercise NN live in ``vae_course/exercise_checks/exNN.py`` as a list ``TASKS``
 of ``(title, check)`` pairs; ``check(module)`` raises ``AssertionError`` with what was
 expected and what came back. The same checks run from ``python -m vae_course check NN`` and
-from pytest (``tests/test_exercises.py``).
+from pytest (``tests/test_exercises.py``), and from a notebook's last cell (``check_here``).
 
-The stub generator uses only the standard library, so it runs on a bare ``python3``.
+What a learner sees: each task runs under ``TIME_LIMIT`` (60 s), past which it is reported as
+too slow and the other tasks still run; Ctrl-C prints the summary so far; every failure ends
+with the notebook section that teaches the task (read from the solution's BEGIN SOLUTION line
+of the function the check calls); a function that returns None is reported as such.
+
+The stub generator and the checker's machinery use only the standard library, so
+``exercises`` runs on a bare ``python3``.
 """
 from __future__ import annotations
 
@@ -260,7 +266,8 @@ def check_exercise(exercise: str, folder: Path, time_limit: float | None = TIME_
     Each task runs under ``time_limit`` seconds; Ctrl-C stops the check and prints the
     summary of the tasks done so far."""
     path = find_exercise(exercise, folder)
-    print(f"Checking {path.parent.name}/{path.name} (each task may take up to {time_limit:g} s)", flush=True)
+    limit = f" (each task may take up to {time_limit:g} s)" if time_limit else ""
+    print(f"Checking {path.parent.name}/{path.name}{limit}", flush=True)
     try:
         module = load_module(path)
     except Exception as err:
@@ -279,19 +286,19 @@ def check_exercise(exercise: str, folder: Path, time_limit: float | None = TIME_
     return passed == len(tasks)
 
 
-def exercise_status(path: Path, time_limit: float | None = TIME_LIMIT) -> tuple[str, int, int]:
-    """``(state, passed, total)`` of one exercise file: state is "not started" (every task
-    still raises NotImplementedError), "passing" or "failing"."""
+def exercise_status(path: Path, time_limit: float | None = TIME_LIMIT) -> str:
+    """One exercise file's status: "not started" (every task still raises NotImplementedError),
+    "failing (n of m tasks pass)", "failing (cannot be imported: ...)" or "passing"."""
     tasks = tasks_of(path)
     try:
         module = load_module(path)
-    except Exception:
-        return "failing", 0, len(tasks)
+    except Exception as err:
+        return f"failing (cannot be imported: {type(err).__name__}: {str(err)[:60]})"
     results = [run_task(check, module, None, time_limit) for _, check in tasks]
     passed = sum(r is None for r in results)
     if all(r is not None and r.startswith("not implemented yet") for r in results):
-        return "not started", 0, len(tasks)
-    return ("passing" if passed == len(tasks) else "failing"), passed, len(tasks)
+        return "not started"
+    return "passing" if passed == len(tasks) else f"failing ({passed} of {len(tasks)} tasks pass)"
 
 
 def print_overview(folder: Path, time_limit: float | None = TIME_LIMIT) -> bool:
@@ -303,9 +310,8 @@ def print_overview(folder: Path, time_limit: float | None = TIME_LIMIT) -> bool:
     all_pass = True
     try:
         for path in paths:
-            state, passed, total = exercise_status(path, time_limit)
-            detail = f" ({passed} of {total} tasks pass)" if state == "failing" else ""
-            print(f"{path.name:<{width}}  {state}{detail}", flush=True)
+            state = exercise_status(path, time_limit)
+            print(f"{path.name:<{width}}  {state}", flush=True)
             all_pass &= state == "passing"
     except KeyboardInterrupt:
         print("interrupted (Ctrl-C): the exercises below were not checked.")
