@@ -269,3 +269,12 @@ def test_mean_and_spread_and_the_matched_distortion_verdict():
     assert not disentangle.compare_at_matched_distortion(weak, rows, curve)["better"]
     with pytest.raises(ValueError, match="at least one seed"):
         disentangle.mean_and_spread([])
+
+
+def test_encode_all_names_float64_data_and_autoencoders():
+    model, x = _small_vae()
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64 .* x.float\(\)"):
+        disentangle.encode_all(model, x.double())
+    ae = models.Autoencoder.build("mlp", (1, 8, 8), 4)
+    with pytest.raises(TypeError, match="must give a posterior \\(mu, logvar\\)"):
+        disentangle.encode_all(ae, x)

@@ -258,3 +258,11 @@ def test_float32_samples_stay_float32_and_match_float64():
     for name in terms64:
         assert terms32[name].dtype == torch.float32
         assert terms32[name].item() == pytest.approx(terms64[name].item(), abs=1e-4)
+
+
+def test_non_finite_posteriors_are_rejected_before_they_turn_into_nan():
+    z = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="logvar must give a positive, finite variance"):
+        E.kl_decomposition(z, torch.zeros(4, 2), torch.full((4, 2), -1e4), 10)
+    with pytest.raises(ValueError, match="z must be finite"):
+        E.log_qz(torch.full((4, 2), float("nan")), torch.zeros(4, 2), torch.zeros(4, 2), 10)

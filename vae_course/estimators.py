@@ -98,6 +98,9 @@ def _check(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
                          f"{tuple(z.shape)} and mu {tuple(mu.shape)}")
     if len(z) == 0 or len(mu) == 0:
         raise ValueError(f"z and mu need at least one row, got z {tuple(z.shape)} and mu {tuple(mu.shape)}")
+    validate.finite("z", z)
+    validate.finite("mu", mu)
+    validate.log_variance("logvar", logvar)  # logvar = -1e4 would turn MI and TC into NaN
 
 
 def pairwise_log_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
