@@ -1,10 +1,13 @@
-"""Exercise 12: nearest-code quantization and the straight-through trick (notebook 12_vq_vae.ipynb).
+"""Exercise 12: nearest-code quantization, the straight-through trick and the causal mask of a
+PixelCNN prior (notebook 12_vq_vae.ipynb).
 
 Tasks
 1. ``quantize(z_e, codebook)``: replace each vector by its nearest codebook entry; return the
    quantized vectors and the code indices.
 2. ``straight_through(z_e, z_q)``: a tensor whose value is z_q but whose gradient flows to z_e
    unchanged (and not into the codebook).
+3. ``causal_mask(kernel_size, include_centre)``: the raster-order mask of a PixelCNN kernel, so
+   that an autoregressive prior over code maps never reads the codes it is predicting.
 
 Check your work with ``python3 -m vae_course check 12``.
 """
@@ -32,4 +35,20 @@ def straight_through(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     """
     # BEGIN SOLUTION see notebook 12, section "3. The straight-through gradient"
     return z_e + (z_q - z_e).detach()
+    # END SOLUTION
+
+
+def causal_mask(kernel_size: int, include_centre: bool) -> torch.Tensor:
+    """The raster-order mask M (kernel_size, kernel_size) of a PixelCNN kernel, float32 of 0s and 1s.
+
+    With c = kernel_size // 2 the centre: M = 1 on every row above the centre (rows 0..c-1), and on
+    the centre row left of the centre (columns 0..c-1); the centre M[c, c] is 1 only when
+    ``include_centre`` (mask "B"; without it, mask "A"); everything else is 0. kernel_size is odd.
+    """
+    # BEGIN SOLUTION see notebook 12, section "9. A learned autoregressive prior", step 3
+    c = kernel_size // 2
+    mask = torch.zeros(kernel_size, kernel_size)
+    mask[:c] = 1
+    mask[c, :c + int(include_centre)] = 1
+    return mask
     # END SOLUTION

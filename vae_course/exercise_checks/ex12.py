@@ -1,10 +1,10 @@
-"""Checks for exercise 12 (vector quantization): nearest-code quantization and the
-straight-through estimator."""
+"""Checks for exercise 12 (vector quantization): nearest-code quantization, the
+straight-through estimator and the causal mask of a PixelCNN prior."""
 from __future__ import annotations
 
 import torch
 
-from vae_course import vq
+from vae_course import code_prior, vq
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
 
 
@@ -38,7 +38,45 @@ def check_straight_through(module) -> None:
     expect_close("gradient reaching z_e (must be the output's gradient, copied)", z_e.grad, weights)
 
 
+def _mask(module, kernel_size: int, include_centre: bool) -> torch.Tensor:
+    what = f"causal_mask({kernel_size}, include_centre={include_centre})"
+    mask = expect_tensor(what, module.causal_mask(kernel_size, include_centre), (kernel_size, kernel_size))
+    expect_true(mask.is_floating_point(), f"{what}: expected a float tensor of 0s and 1s, got dtype {mask.dtype}")
+    expect_true(bool(((mask == 0) | (mask == 1)).all()), f"{what}: every entry must be 0 or 1, got {mask.unique().tolist()}")
+    c = kernel_size // 2
+    expect_true(not mask[c + 1:].any(), f"{what} has 1s below the centre row: those positions come later in raster "
+                "order, so the future leaks")
+    return mask.detach().float()
+
+
+def check_causal_mask(module) -> None:
+    """Inside a PixelCNN prior over 4x4 maps (mask A 7x7 first, masks B 3x3 after it), measured with
+    code_prior.dependence: no output reads its own or a later position, and every earlier one is read;
+    then the masks equal code_prior.causal_mask for kernel sizes 1 to 7."""
+    torch.manual_seed(0)
+    prior = code_prior.CodePrior(8, (4, 4), width=8, depth=2).eval()
+    with torch.no_grad():
+        prior.first.mask.copy_(_mask(module, 7, False)[:4])
+        for layer in prior.layers:
+            layer.mask.copy_(_mask(module, 3, True)[:2])
+    codes = torch.randint(0, 8, (4, 4, 4), generator=torch.Generator().manual_seed(0))
+    seen = code_prior.dependence(prior, codes, generator=torch.Generator().manual_seed(1))
+    leaks = seen.triu().nonzero().tolist()
+    expect_true(not leaks, f"the future leaks: the output at position i reads the code at position j >= i for "
+                f"(i, j) = {leaks[:4]} (raster order, 4x4 map); mask A must not keep the centre, and no mask may keep "
+                "anything right of the centre on the centre row")
+    missed = (~seen).tril(-1).nonzero().tolist()
+    expect_true(not missed, f"blind spot: the output at position i never reads the earlier position j for (i, j) = "
+                f"{missed[:4]}; keep every row above the centre and the whole centre row left of the centre")
+    for kernel_size in (1, 3, 5, 7):
+        for include_centre in (False, True):
+            expect_close(f"causal_mask({kernel_size}, include_centre={include_centre})",
+                         _mask(module, kernel_size, include_centre),
+                         code_prior.causal_mask(kernel_size, include_centre), atol=0, rtol=0)
+
+
 TASKS = [
     ("1. nearest-code quantization", check_quantize),
     ("2. the straight-through estimator", check_straight_through),
+    ("3. the causal mask of a PixelCNN prior", check_causal_mask),
 ]
