@@ -63,7 +63,8 @@ def test_perturbing_positions_from_i_on_leaves_the_logits_at_i_unchanged():
 
 def test_a_mask_that_sees_the_centre_in_the_first_layer_leaks():
     prior = small_prior(K=4, code_shape=(3, 3))
-    prior.first.mask.copy_(code_prior.causal_mask(prior.first.mask.shape, include_centre=True))
+    h, w = prior.code_shape
+    prior.first.mask.copy_(code_prior.causal_mask((2 * h - 1, 2 * w - 1), include_centre=True)[:h])
     seen = code_prior.dependence(prior, torch.randint(0, 4, (4, 3, 3), generator=torch.Generator().manual_seed(0)))
     assert seen.diagonal().all()  # each output now reads its own input: the future leaks
 

@@ -206,6 +206,29 @@ def jittered_codes(model: nn.Module, x: torch.Tensor, copies: int, sigma: float,
     return torch.cat(maps)
 
 
+@torch.no_grad()
+def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Tensor], torch.Tensor]
+               ) -> dict[str, torch.Tensor]:
+    """The VQ-VAE's ELBO per image with a prior p(k) over code maps, for binary images x (B, C, H, W):
+
+        log p(x) = log sum_k p(k) p(x | k) >= log p(x | k*) + log p(k*),  k* = the encoder's code map,
+
+    the ELBO of the one-hot q(k | x) = [k = k*] (its entropy is 0, so KL(q || p) = -log p(k*)),
+    or simply one term of the sum. ``log_prior`` maps code maps (B, h, w) to log p(k) (B,) in nats
+    (``CodePrior.log_prob``, or ``categorical_log_prob`` with its probs); the Bernoulli decoder
+    makes log p(x | k) a log-probability of binary images. Returns (B,) tensors "log p(x|k)",
+    "log p(k)" and "elbo", in nats. van den Oord et al. 2017, section 3.1.
+    """
+    validate.tensor("x", x, ndim=4)
+    if ((x != 0) & (x != 1)).any():
+        raise ValueError("x must be binary images (0/1 pixels), e.g. data.binarize(x): the Bernoulli "
+                         "decoder is a probability of binary images only")
+    k = model.codes(x)
+    log_px = log_bernoulli(x, model.decoder(model.quantizer.codebook[k].permute(0, 3, 1, 2))).flatten(1).sum(1)
+    log_pk = log_prior(k)
+    return {"log p(x|k)": log_px, "log p(k)": log_pk, "elbo": log_px + log_pk}
+
+
 def vqvae_loss(beta: float = 0.25, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
                ) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
     """A ``loss_fn`` for ``train.fit``: the VQ-VAE objective per example, averaged over the batch,
