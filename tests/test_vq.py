@@ -1,13 +1,14 @@
 """Vector quantization (vae_course.vq, models.VectorQuantizer, models.VQVAE): quantization
 against brute force, the straight-through gradient, which parameters each loss moves, usage
 statistics, the EMA update, dead-code restarts and the categorical prior."""
+import itertools
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from vae_course import models, vq
+from vae_course import models, objectives, vq
 
 
 def brute_force_nearest(z_e, codebook):
@@ -240,3 +241,29 @@ def test_vqvae_loss_applies_its_transform_to_the_images():
     torch.testing.assert_close(transformed, plain)
     with pytest.raises(TypeError, match="transform must be callable"):
         vq.vqvae_loss(transform="binarize")
+
+
+def test_vqvae_elbo_is_one_term_of_the_exact_sum_over_code_maps():
+    torch.manual_seed(0)
+    model = models.VQVAE((1, 2, 2), K=5, D=2, width=4).eval()  # a 1x1 code map: p(x) sums over 5 maps
+    with torch.no_grad():
+        model.quantizer.codebook.normal_()
+    probs = torch.tensor([[[0.1, 0.2, 0.3, 0.15, 0.25]]])
+    x = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]], [[[0.0, 0.0], [1.0, 0.0]]]])
+    out = vq.vqvae_elbo(model, x, lambda k: vq.categorical_log_prob(probs, k))
+    with torch.no_grad():
+        every = torch.arange(5).view(5, 1, 1)
+        logits = model.decoder(model.quantizer.codebook[every].permute(0, 3, 1, 2))  # (5, 1, 2, 2)
+        log_px_k = torch.stack([objectives.log_bernoulli(xi.expand(5, -1, -1, -1), logits).flatten(1).sum(1) for xi in x])
+    log_px = torch.logsumexp(log_px_k + probs.log().view(1, 5), 1)  # exact log p(x)
+    k_star = model.codes(x).flatten()
+    torch.testing.assert_close(out["log p(x|k)"], log_px_k[torch.arange(2), k_star])
+    torch.testing.assert_close(out["log p(k)"], probs.view(5).log()[k_star])
+    torch.testing.assert_close(out["elbo"], out["log p(x|k)"] + out["log p(k)"])
+    assert (out["elbo"] <= log_px + 1e-6).all()
+    images = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4))).view(16, 1, 1, 2, 2)
+    with torch.no_grad():  # each p(x | k) sums to 1 over the 16 binary images, so p(x) does too
+        per_code = torch.stack([objectives.log_bernoulli(image, logits).flatten(1).sum(1) for image in images]).exp().sum(0)
+    torch.testing.assert_close(per_code, torch.ones(5))
+    with pytest.raises(ValueError, match="binary images"):
+        vq.vqvae_elbo(model, torch.full((1, 1, 2, 2), 0.5), lambda k: vq.categorical_log_prob(probs, k))
