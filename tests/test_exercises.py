@@ -189,3 +189,13 @@ def test_every_task_knows_its_notebook_section(name, index):
     path = SOLUTIONS / name
     hint = ex.task_hint(path, ex.tasks_of(path)[index][1])
     assert hint.startswith(f'see notebook {name[2:4]}, section "'), hint
+
+
+def test_an_endless_loop_at_import_and_exit_calls_do_not_stop_the_checker(tmp_path, capsys):
+    folder = _learner_copy(tmp_path, "05", "\nwhile True:\n    pass\n")
+    assert ex.check_exercise("05", folder, time_limit=1) is False
+    assert "could not import the file: TimeoutError: importing it ran past 1 s" in capsys.readouterr().out
+    folder = _learner_copy(tmp_path, "05", "\n\ndef kl_normal_std(mu, logvar):\n    raise SystemExit\n")
+    assert ex.check_exercise("05", folder) is False
+    out = capsys.readouterr().out
+    assert "your code called exit()" in out and "1 of 2 tasks pass." in out

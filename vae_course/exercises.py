@@ -116,6 +116,18 @@ def load_module(path: Path) -> ModuleType:
     return module
 
 
+def _import_with_limit(path: Path, time_limit: float | None) -> ModuleType:
+    """``load_module(path)`` under the time limit: code at the top level of the file runs too."""
+    loaded: list[ModuleType] = []
+    try:
+        _call_with_limit(lambda: loaded.append(load_module(path)), time_limit)
+    except TaskTimeout:
+        raise TimeoutError(f"importing it ran past {time_limit:g} s (an endless loop outside a function?)") from None
+    except SystemExit:
+        raise RuntimeError("its top-level code called exit()") from None
+    return loaded[0]
+
+
 def tasks_of(path: Path) -> list[tuple[str, object]]:
     """The ``(title, check)`` pairs that check the exercise file ``path``."""
     number = re.match(r"ex(\d+)", path.stem)[1]
@@ -238,6 +250,8 @@ def run_task(check, module: ModuleType, hint: str | None = None,
         _call_with_limit(lambda: check(_Answers(module)), time_limit)
     except NotImplementedError as err:
         return f"not implemented yet ({err})"
+    except SystemExit:
+        return f"your code called exit() (or sys.exit()): return a value instead{suffix}"
     except TaskTimeout:
         return (f"too slow: stopped after {time_limit:g} s (an endless loop? a Python loop over "
                 f"many elements?){suffix}")
@@ -269,7 +283,7 @@ def check_exercise(exercise: str, folder: Path, time_limit: float | None = TIME_
     limit = f" (each task may take up to {time_limit:g} s)" if time_limit else ""
     print(f"Checking {path.parent.name}/{path.name}{limit}", flush=True)
     try:
-        module = load_module(path)
+        module = _import_with_limit(path, time_limit)
     except Exception as err:
         print(f"  could not import the file: {type(err).__name__}: {err}")
         return False
@@ -291,7 +305,7 @@ def exercise_status(path: Path, time_limit: float | None = TIME_LIMIT) -> str:
     "failing (n of m tasks pass)", "failing (cannot be imported: ...)" or "passing"."""
     tasks = tasks_of(path)
     try:
-        module = load_module(path)
+        module = _import_with_limit(path, time_limit)
     except Exception as err:
         return f"failing (cannot be imported: {type(err).__name__}: {str(err)[:60]})"
     results = [run_task(check, module, None, time_limit) for _, check in tasks]
