@@ -130,6 +130,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("[vae-course] interrupted (Ctrl-C)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `check | head` closed the pipe: stop quietly (Python docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def cmd_data(args: argparse.Namespace) -> int:
