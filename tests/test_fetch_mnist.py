@@ -2,7 +2,9 @@
 no network: the real files in ../shared/data (when present) serve as the mirror, a closed local
 port stands for being offline, and a corrupted copy for a bad download."""
 import hashlib
+import io
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,20 @@ def test_lab_passes_allow_root_when_run_as_root(monkeypatch, capsys):
     assert "running as root: passing --allow-root" in capsys.readouterr().out
     monkeypatch.setattr(cli.os, "geteuid", lambda: 1000, raising=False)
     assert cli.main(["lab"]) == 0 and "--allow-root" not in calls[-1]
+
+
+def test_ctrl_c_during_the_download_keeps_no_partial_file(tmp_path, monkeypatch, capsys):
+    class HalfADownload(io.BytesIO):
+        headers = {"Content-Length": "2000000"}
+
+        def read(self, size=-1):
+            if self.tell():
+                raise KeyboardInterrupt  # the learner presses Ctrl-C after the first chunk
+            return super().read(size)
+
+    monkeypatch.setattr(data, "MIRRORS", ["http://mirror.invalid"])
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: HalfADownload(b"x" * 1_000_000))
+    monkeypatch.setenv("VAE_COURSE_DATA", str(tmp_path))
+    assert cli.main(["data", "mnist"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list((tmp_path / "MNIST" / "raw").iterdir()) == []

@@ -145,6 +145,10 @@ def cmd_data(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError, ValueError) as err:
         print(f"[vae-course] {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("[vae-course] interrupted (Ctrl-C): no partial file was kept; run the command again to resume",
+              file=sys.stderr)
+        return 130
     print(f"[vae-course] MNIST is in {root / 'MNIST' / 'raw'}; the notebooks now use it "
           "(data.load_dataset('mnist')).")
     return 0
