@@ -46,10 +46,17 @@ def test_seed_everything_makes_all_generators_repeat():
     assert draw() != first
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
-def test_seed_must_be_a_non_negative_int(seed):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("seed,error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)])
+def test_seed_must_be_a_non_negative_int(seed, error):
+    with pytest.raises(error, match="seed"):
         config.seed_everything(seed)
+
+
+def test_numpy_integer_seeds_are_accepted():
+    config.seed_everything(np.int64(3))
+    first = torch.rand(1)
+    config.seed_everything(3)
+    assert torch.equal(first, torch.rand(1))
 
 
 def test_data_root_and_download_opt_in(monkeypatch, tmp_path):

@@ -23,6 +23,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from vae_course import validate
+
 T = TypeVar("T")
 
 
@@ -120,8 +122,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
     Returns a ``torch.Generator`` seeded the same way, for code that wants its own stream.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = validate.seed("seed", seed)  # NumPy integers too
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
