@@ -75,6 +75,10 @@ BODY_PX = """() => {
 }"""
 
 
+PRESENT_HAS_CODE = """() => [...document.querySelectorAll('.reveal section.present')]
+  .filter(s => !s.querySelector('section')).some(s => s.querySelector('.jp-CodeCell'))"""
+
+
 def slide_cells(name: str) -> int:
     """How many cells of the stored notebook start a slide (the first shown cell always does)."""
     cells = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text())["cells"]
@@ -210,12 +214,18 @@ def test_rise_slideshow_typesets_maths_reads_at_24px_and_runs_a_code_cell(page, 
     assert page.evaluate(BODY_PX) >= MIN_BODY_PX
     assert page.evaluate("() => getComputedStyle(document.querySelector('.reveal h1')).textTransform") == "none"
     shot(page, f"rise_{RUN_IN_RISE}_first_slide")
-    editor = page.locator(".reveal .present .jp-CodeCell .cm-content").first
+    for _ in range(20):  # move on (Space, as a lecturer would) to the first slide with code
+        if page.evaluate(PRESENT_HAS_CODE):
+            break
+        page.keyboard.press("Space")
+        page.wait_for_timeout(300)
+    editor = page.locator(".reveal section.present:not(:has(section)) .jp-CodeCell .cm-content").first
     editor.click()
     page.keyboard.press("Control+Enter")  # run in place (Shift+Enter would also move on)
     output = page.locator(".reveal .jp-CodeCell .jp-OutputArea-output").first
     output.wait_for(timeout=60_000)
     assert "quick mode: True" in output.inner_text(timeout=60_000)
+    assert output.evaluate("e => parseFloat(getComputedStyle(e.querySelector('pre') || e).fontSize)") >= 20
     shot(page, f"rise_{RUN_IN_RISE}_after_running_a_cell")
     assert non_local(page.requests, jupyter["base"]) == []
 
