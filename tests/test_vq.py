@@ -265,5 +265,11 @@ def test_vqvae_elbo_is_one_term_of_the_exact_sum_over_code_maps():
     with torch.no_grad():  # each p(x | k) sums to 1 over the 16 binary images, so p(x) does too
         per_code = torch.stack([objectives.log_bernoulli(image, logits).flatten(1).sum(1) for image in images]).exp().sum(0)
     torch.testing.assert_close(per_code, torch.ones(5))
+    other = (k_star + 1) % 5  # any code map gives a bound, here the wrong one
+    given = vq.vqvae_elbo(model, x, lambda k: vq.categorical_log_prob(probs, k), codes=other.view(2, 1, 1))
+    torch.testing.assert_close(given["elbo"], log_px_k[torch.arange(2), other] + probs.view(5).log()[other])
+    assert (given["elbo"] <= log_px + 1e-6).all()
     with pytest.raises(ValueError, match="binary images"):
         vq.vqvae_elbo(model, torch.full((1, 1, 2, 2), 0.5), lambda k: vq.categorical_log_prob(probs, k))
+    with pytest.raises(ValueError, match="codes must have shape"):
+        vq.vqvae_elbo(model, x, lambda k: vq.categorical_log_prob(probs, k), codes=torch.zeros(3, 1, 1, dtype=torch.long))

@@ -207,25 +207,30 @@ def jittered_codes(model: nn.Module, x: torch.Tensor, copies: int, sigma: float,
 
 
 @torch.no_grad()
-def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Tensor], torch.Tensor]
-               ) -> dict[str, torch.Tensor]:
+def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Tensor], torch.Tensor],
+               codes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The VQ-VAE's ELBO per image with a prior p(k) over code maps, for binary images x (B, C, H, W):
 
-        log p(x) = log sum_k p(k) p(x | k) >= log p(x | k*) + log p(k*),  k* = the encoder's code map,
+        log p(x) = log sum_k p(k) p(x | k) >= log p(x | k*) + log p(k*),
 
-    the ELBO of the one-hot q(k | x) = [k = k*] (its entropy is 0, so KL(q || p) = -log p(k*)),
-    or simply one term of the sum. ``log_prior`` maps code maps (B, h, w) to log p(k) (B,) in nats
-    (``CodePrior.log_prob``, or ``categorical_log_prob`` with its probs); the Bernoulli decoder
-    makes log p(x | k) a log-probability of binary images. Returns (B,) tensors "log p(x|k)",
-    "log p(k)" and "elbo", in nats. van den Oord et al. 2017, section 3.1.
+    one term of the sum, and the ELBO of the one-hot q(k | x) = [k = k*] (its entropy is 0, so
+    KL(q || p) = -log p(k*)). It holds for *every* k*: by default the encoder's map of x, or
+    ``codes`` (B, h, w), e.g. the encoder's map of the grey image that x was binarized from.
+    ``log_prior`` maps code maps (B, h, w) to log p(k) (B,) in nats (``CodePrior.log_prob``, or
+    ``categorical_log_prob`` with its probs); the Bernoulli decoder makes log p(x | k) a
+    log-probability of binary images. Returns (B,) tensors "log p(x|k)", "log p(k)" and "elbo",
+    in nats. van den Oord et al. 2017, section 3.1.
     """
     validate.tensor("x", x, ndim=4)
     if ((x != 0) & (x != 1)).any():
         raise ValueError("x must be binary images (0/1 pixels), e.g. data.binarize(x): the Bernoulli "
                          "decoder is a probability of binary images only")
-    k = model.codes(x)
-    log_px = log_bernoulli(x, model.decoder(model.quantizer.codebook[k].permute(0, 3, 1, 2))).flatten(1).sum(1)
-    log_pk = log_prior(k)
+    if codes is None:
+        codes = model.codes(x)
+    validate.tensor("codes", codes, shape=(len(x), *model.code_shape), floating=False)
+    code_usage(codes, model.quantizer.K)  # integer codes in [0, K)
+    log_px = log_bernoulli(x, model.decoder(model.quantizer.codebook[codes].permute(0, 3, 1, 2))).flatten(1).sum(1)
+    log_pk = log_prior(codes)
     return {"log p(x|k)": log_px, "log p(k)": log_pk, "elbo": log_px + log_pk}
 
 
