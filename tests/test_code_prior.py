@@ -145,3 +145,16 @@ def test_trained_prior_beats_the_independent_one_on_dependent_maps():
     independent_nll = -vq.categorical_log_prob(independent, test_maps).mean().item()
     assert independent_nll > 4 * math.log(4) - 0.1
     assert ar_nll < math.log(4) + 0.2 < independent_nll
+
+
+def test_fit_prior_checks_its_maps_and_returns_a_trained_prior_in_eval_mode():
+    maps = torch.randint(0, 4, (200, 2, 2), generator=torch.Generator().manual_seed(0))
+    prior, history = code_prior.fit_prior(maps, 4, 3, eval_maps=maps[:8], width=8, seed=1)
+    assert not prior.training and prior.K == 4 and prior.code_shape == (2, 2)
+    assert len(history.eval["loss"]) >= 1
+    again, _ = code_prior.fit_prior(maps, 4, 3, eval_maps=maps[:8], width=8, seed=1)
+    torch.testing.assert_close(again.log_prob(maps), prior.log_prob(maps))  # seeded
+    with pytest.raises(ValueError, match=r"in \[0, 3\)"):
+        code_prior.fit_prior(maps, 3, 3)
+    with pytest.raises(TypeError, match="integer"):
+        code_prior.fit_prior(maps.float(), 4, 3)
