@@ -208,7 +208,7 @@ def open_rise(page, jupyter, name: str) -> None:
     page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
 
 
-def test_rise_slideshow_typesets_maths_reads_at_24px_and_runs_a_code_cell(page, jupyter):
+def test_rise_slideshow_typesets_maths_reads_at_24px_runs_a_code_cell_and_saves_clean(page, jupyter):
     open_rise(page, jupyter, RUN_IN_RISE)
     assert page.evaluate(RAW_DOLLARS) == 0
     assert page.evaluate(BODY_PX) >= MIN_BODY_PX
@@ -227,6 +227,16 @@ def test_rise_slideshow_typesets_maths_reads_at_24px_and_runs_a_code_cell(page, 
     assert "quick mode: True" in output.inner_text(timeout=60_000)
     assert output.evaluate("e => parseFloat(getComputedStyle(e.querySelector('pre') || e).fontSize)") >= 18
     shot(page, f"rise_{RUN_IN_RISE}_after_running_a_cell")
+    stored = jupyter["root"] / "notebooks" / f"{RUN_IN_RISE}.ipynb"
+    before = stored.stat().st_mtime_ns
+    page.keyboard.press("Control+s")  # what autosave also does: the file is written, outputs dropped
+    for _ in range(100):
+        if stored.stat().st_mtime_ns != before:
+            break
+        page.wait_for_timeout(100)
+    assert stored.stat().st_mtime_ns != before, "Ctrl+S in the slideshow did not save the notebook"
+    saved = json.loads(stored.read_text())
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in saved["cells"] if c["cell_type"] == "code")
     assert non_local(page.requests, jupyter["base"]) == []
 
 
