@@ -6,15 +6,17 @@ k_1, ..., k_n with n = h w, and modelled by the product rule, exact for any dist
     p(k) = prod_i p(k_i | k_<i),   log p(k) = sum_i log p(k_i | k_<i)   (nats).
 
 As in the VQ-VAE paper (van den Oord et al. 2017), the conditionals come from a PixelCNN
-(van den Oord et al. 2016): convolutions whose kernels are masked so that the output at a
-position reads only positions before it. The mask of the first layer ("A") excludes the centre,
-the later ones ("B") include it, since by then the centre holds features of the past only.
+("Pixel Recurrent Neural Networks", van den Oord et al. 2016, section 3.4): convolutions whose
+kernels are masked so that the output at a position reads only positions before it. The mask of
+the first layer ("A") excludes the centre, the later ones ("B") include it, since by then the
+centre holds features of the past only.
 
-A simpler mask than the gated PixelCNN's vertical and horizontal stacks, documented: stacked
-3x3 masked convolutions never see a growing wedge above and to the right of each position
-(the "blind spot"). Here the first layer's kernel is (2h - 1) x (2w - 1), so that from every
-position it covers the whole map: each output sees *all* earlier positions in one layer, and
-the 3x3 "B" layers after it cannot add a blind spot. That is cheap for the 4x4 and 7x7 maps of
+A simpler mask than the vertical and horizontal stacks of the gated PixelCNN ("Conditional Image
+Generation with PixelCNN Decoders", van den Oord et al. 2016), documented: stacked 3x3 masked
+convolutions leave a "blind spot", a wedge above and to the right of each position that no
+output reads. Here the first layer's kernel is (2h - 1) x (2w - 1), so that from every position
+it covers the whole map: each output reads *all* earlier positions after one layer, and the 3x3
+"B" layers after it cannot add a blind spot. That is cheap for the 4x4 and 7x7 maps of
 the course; ``dependence`` measures which inputs each output reads.
 Shapes: code maps (B, h, w) int64, logits (B, h, w, K).
 """
