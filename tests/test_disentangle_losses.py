@@ -267,6 +267,8 @@ def test_mean_and_spread_and_the_matched_distortion_verdict():
     verdict = disentangle.compare_at_matched_distortion(noisy, weak, curve)
     assert not verdict["better"] and "do not show" in verdict["text"]
     assert not disentangle.compare_at_matched_distortion(weak, rows, curve)["better"]
+    single = disentangle.compare_at_matched_distortion(rows[:1], weak[:1], curve)  # no spread to compare with
+    assert not single["better"] and "One seed" in single["text"]
     with pytest.raises(ValueError, match="at least one seed"):
         disentangle.mean_and_spread([])
 
@@ -278,3 +280,14 @@ def test_encode_all_names_float64_data_and_autoencoders():
     ae = models.Autoencoder.build("mlp", (1, 8, 8), 4)
     with pytest.raises(TypeError, match="must give a posterior \\(mu, logvar\\)"):
         disentangle.encode_all(ae, x)
+
+
+def test_sprites_scores_are_reproducible_and_in_range():
+    from vae_course import data
+    tiny = data.sprites(None, grid=True, sizes=(2, 2, 2, 2, 2), size=8)
+    torch.manual_seed(0)
+    model = models.VAE.build("mlp", (1, 8, 8), 3, hidden=(16,))
+    first = disentangle.sprites_scores(model, tiny, n_samples=64)
+    assert first == disentangle.sprites_scores(model, tiny, n_samples=64)
+    assert set(first) == {"mig_chen", "mig_chen_no_shape", "mig_binned", "rate", "distortion"}
+    assert 0 <= first["mig_binned"] <= 1 and first["rate"] > 0 and first["distortion"] > 0

@@ -94,7 +94,9 @@ def sprites_scores(model: nn.Module, sprites, n_samples: int = 10_000) -> dict[s
     """The numbers every sprites comparison prints for one model, on the whole data set
     ``sprites`` (a ``data.Sprites``): "mig_chen", "mig_chen_no_shape", "mig_binned" (see
     ``factor_report``), "rate" E KL(q(z|x) || p(z)) and "distortion" -E log p(x|z) in nats."""
-    terms = _elbo_terms(model, sprites.x)
+    with torch.random.fork_rng():  # the same posterior samples every call: the same model, the same numbers
+        torch.manual_seed(0)
+        terms = _elbo_terms(model, sprites.x)
     scores = factor_report(model, sprites.x, sprites.factors, n_samples)
     return {"mig_chen": scores["mig_chen"], "mig_chen_no_shape": scores["mig_chen_no_shape"],
             "mig_binned": scores["mig_binned"], "rate": terms[1], "distortion": terms[0]}
@@ -126,19 +128,23 @@ def compare_at_matched_distortion(candidate: Sequence[dict[str, float]], baselin
     ``curve`` maps each beta of a baseline sweep to its scores; the baseline's MIG at the
     candidate's mean distortion is read off it by linear interpolation. Returns the mean MIG
     "gain", the mean "distortion_gap" and a sentence "text" that says what the numbers support:
-    a better trade-off only when the candidate beats both the baseline and the interpolated
-    curve by more than twice the seeds' spread."""
+    a better trade-off only when, over at least two seeds, the candidate beats both the baseline
+    and the interpolated curve by more than twice the seeds' spread."""
     a, b = mean_and_spread(candidate), mean_and_spread(baseline)
     points = sorted((c["distortion"], c["mig_chen"]) for c in curve.values())
     at_same = float(np.interp(a["distortion"][0], [p[0] for p in points], [p[1] for p in points]))
     gain, spread = a["mig_chen"][0] - b["mig_chen"][0], max(a["mig_chen"][1], b["mig_chen"][1])
-    better = gain > 2 * spread and a["mig_chen"][0] - at_same > 2 * spread
+    seeds = min(len(candidate), len(baseline))
+    better = seeds >= 2 and gain > 2 * spread and a["mig_chen"][0] - at_same > 2 * spread
     text = (f"{name}: MIG {a['mig_chen'][0]:.3f} ± {a['mig_chen'][1]:.3f} at distortion {a['distortion'][0]:.1f} nats; "
             f"{baseline_name}: {b['mig_chen'][0]:.3f} ± {b['mig_chen'][1]:.3f} at {b['distortion'][0]:.1f} nats; "
             f"the {baseline_name} curve gives {at_same:.3f} at {name}'s distortion. ")
-    text += (f"{name} has the better MIG/reconstruction trade-off here, by more than twice the seeds' spread."
-             if better else f"These numbers do not show a better trade-off for {name}: the difference is not "
-             f"larger than twice the seeds' spread ({spread:.3f}) at matched reconstruction.")
+    if seeds < 2:
+        text += "One seed has no spread to weigh the difference against: run more seeds to compare."
+    else:
+        text += (f"{name} has the better MIG/reconstruction trade-off here, by more than twice the seeds' spread."
+                 if better else f"These numbers do not show a better trade-off for {name}: the difference is not "
+                 f"larger than twice the seeds' spread ({spread:.3f}) at matched reconstruction.")
     return {"gain": gain, "distortion_gap": a["distortion"][0] - b["distortion"][0], "at_same": at_same,
             "better": better, "text": text}
 
