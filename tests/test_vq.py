@@ -231,18 +231,6 @@ def test_jittered_codes_are_seeded_near_synonyms_of_the_codes():
         vq.jittered_codes(model, x, 2, -0.1)
 
 
-def test_vqvae_loss_applies_its_transform_to_the_images():
-    torch.manual_seed(0)
-    model = models.VQVAE((1, 8, 8), K=8, D=4, width=8)
-    x = torch.rand(5, 1, 8, 8)
-    binary = (x > 0.5).float()
-    plain, _ = vq.vqvae_loss()(model, binary, 0)
-    transformed, _ = vq.vqvae_loss(transform=lambda images: (images > 0.5).float())(model, x, 0)
-    torch.testing.assert_close(transformed, plain)
-    with pytest.raises(TypeError, match="transform must be callable"):
-        vq.vqvae_loss(transform="binarize")
-
-
 def test_vqvae_elbo_is_one_term_of_the_exact_sum_over_code_maps():
     torch.manual_seed(0)
     model = models.VQVAE((1, 2, 2), K=5, D=2, width=4).eval()  # a 1x1 code map: p(x) sums over 5 maps

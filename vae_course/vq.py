@@ -234,22 +234,16 @@ def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Ten
     return {"log p(x|k)": log_px, "log p(k)": log_pk, "elbo": log_px + log_pk}
 
 
-def vqvae_loss(beta: float = 0.25, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
-               ) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
+def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
     """A ``loss_fn`` for ``train.fit``: the VQ-VAE objective per example, averaged over the batch,
     -log p(x | z_q) + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2 (van den Oord et al. 2017, eq. 3),
     with a Bernoulli decoder; the codebook term is 0 for an EMA codebook. ``batch`` is x (B, C, H, W)
-    or (x, y); ``transform`` is applied to the images first, e.g. ``data.binarize``, so that the
-    Bernoulli decoder is a likelihood of binary images. Logs recon, codebook, commitment and the
-    batch's codebook perplexity.
+    or (x, y). Logs recon, codebook, commitment and the batch's codebook perplexity.
     """
     validate.non_negative("beta", beta)
-    if transform is not None and not callable(transform):
-        raise TypeError(f"transform must be callable (e.g. data.binarize) or None, got {type(transform).__name__}")
 
     def loss_fn(model: nn.Module, batch, step: int):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        x = transform(x) if transform is not None else x
         out = model.quantize(model.encoder(x))
         recon = -log_bernoulli(x, model.decoder(out.z_q)).flatten(1).sum(1).mean()
         loss = recon + out.codebook_loss + beta * out.commitment_loss
