@@ -1,8 +1,9 @@
 """The course's thread policy on a busy machine: speed idle and with one core kept busy.
 
 torch's intra-op threads wait for each other at every operation, spinning; when another program
-holds one of two cores, two threads run at a fraction of their idle speed. ``config.use_idle_cores``
-(called by ``train.fit``) gives torch one thread per core that is idle when training starts.
+holds one of two cores, two threads run at a fraction of their idle speed. ``train.fit`` gives torch
+one thread per core that other programs leave idle, re-measured every 200 steps
+(``config.ThreadGovernor``).
 
 Two measurements, each idle and then with a busy loop ``while True: pass`` in another process:
 
@@ -49,9 +50,11 @@ class BusyCore:
         self.process.join()
 
 
-def steps_per_second(x: torch.Tensor, batch_size: int, threads: int | None, steps: int = 150) -> float:
+def steps_per_second(x: torch.Tensor, batch_size: int, threads: int | None, steps: int = 600) -> float:
     """Adam steps per second of the MLP VAE on batches of x, with ``threads`` (None: the policy)."""
-    torch.set_num_threads(config.training_threads(idle=config.idle_cores()) if threads is None else threads)
+    governor = config.ThreadGovernor() if threads is None else None  # what train.fit does
+    if threads is not None:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = models.VAE.build("mlp", tuple(x.shape[1:]), 8)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -59,6 +62,8 @@ def steps_per_second(x: torch.Tensor, batch_size: int, threads: int | None, step
     for step in range(steps + 20):  # 20 steps of warm-up first
         if step == 20:
             start = time.perf_counter()
+        if governor is not None:
+            governor.step(step)
         batch = x[torch.randint(len(x), (batch_size,))]
         loss, _ = loss_fn(model, batch, step)
         optimizer.zero_grad()

@@ -92,3 +92,29 @@ def test_thread_policy_can_be_overridden(monkeypatch):
 def test_idle_cores_reads_a_plausible_number():
     idle = config.idle_cores(interval=0.05)
     assert idle is None or 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9
+
+
+def test_cores_left_by_others_does_not_count_our_own_work():
+    ticks, cores = 100.0, 2
+    before = (0.0, 0.0)
+    # 1 s of wall time on 2 cores = 200 jiffies; 50 idle: 1.5 cores busy
+    after = (50.0, 200.0)
+    assert config.cores_left_by_others(before, after, own_seconds=1.5, cores=cores, ticks_per_second=ticks) == pytest.approx(2.0)
+    assert config.cores_left_by_others(before, after, own_seconds=0.5, cores=cores, ticks_per_second=ticks) == pytest.approx(1.0)
+    assert config.cores_left_by_others(before, after, own_seconds=0.0, cores=cores, ticks_per_second=ticks) == pytest.approx(0.5)
+    assert config.cores_left_by_others(before, before, own_seconds=0.0, cores=cores, ticks_per_second=ticks) == 2.0
+
+
+def test_thread_governor_follows_the_measurement(monkeypatch):
+    monkeypatch.delenv("VAE_COURSE_THREADS", raising=False)
+    before = torch.get_num_threads()
+    readings = iter([(0.0, 0.0), (0.0, 200.0), (0.0, 200.0)])  # start; 1 s with both cores busy; re-mark
+    monkeypatch.setattr(config, "_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(config, "idle_cores", lambda interval=0.1: 2.0)
+    monkeypatch.setattr(config.os, "cpu_count", lambda: 2)
+    try:
+        governor = config.ThreadGovernor(every=10)
+        assert governor.threads == 2 and governor.step(5) == 2   # not yet time to re-measure
+        assert governor.step(10) == 1 and torch.get_num_threads() == 1  # another program took a core
+    finally:
+        torch.set_num_threads(before)

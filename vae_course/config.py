@@ -92,11 +92,56 @@ def training_threads(cores: int | None = None, idle: float | None = None) -> int
 
 def use_idle_cores() -> int:
     """Set torch's intra-op thread count by ``training_threads`` from the cores idle right now,
-    and return it. ``train.fit`` calls it before training; notebooks may call it at the top."""
+    and return it. Notebooks call it at the top; ``train.fit`` keeps it up to date with a
+    ``ThreadGovernor`` while it trains."""
     threads = training_threads(idle=None if os.environ.get("VAE_COURSE_THREADS") else idle_cores())
     if threads != torch.get_num_threads():
         torch.set_num_threads(threads)
     return threads
+
+
+def cores_left_by_others(before: tuple[float, float], after: tuple[float, float], own_seconds: float,
+                         cores: int, ticks_per_second: float) -> float:
+    """Cores that other programs left idle between two /proc/stat readings (idle, total) jiffies,
+    while this process used ``own_seconds`` of CPU: cores - (busy time - own time) / wall time.
+    Our own threads' work (and their spinning) is not counted against us."""
+    elapsed = (after[1] - before[1]) / ticks_per_second  # CPU-seconds over all cores
+    if elapsed <= 0:
+        return float(cores)
+    busy = elapsed - (after[0] - before[0]) / ticks_per_second
+    wall = elapsed / cores
+    return cores - max(0.0, busy - own_seconds) / wall
+
+
+class ThreadGovernor:
+    """Keeps torch's thread count at one per core that *other* programs leave idle, re-measured
+    every ``every`` steps during training: a program that starts on the other core half-way
+    through a run would otherwise make two threads spin-wait for it (``training_threads``)."""
+
+    def __init__(self, every: int = 200):
+        self.every = every
+        self.fixed = bool(os.environ.get("VAE_COURSE_THREADS"))
+        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.threads = use_idle_cores()
+        self._mark()
+
+    def _mark(self) -> None:
+        self.reading, self.own = _cpu_times(), time.process_time()
+
+    def step(self, step: int) -> int:
+        """Call once per training step; every ``every`` steps, re-measure and set the threads."""
+        if self.fixed or self.reading is None or step == 0 or step % self.every:
+            return self.threads
+        now = _cpu_times()
+        if now is not None:
+            free = cores_left_by_others(self.reading, now, time.process_time() - self.own, os.cpu_count() or 1,
+                                        self.ticks)
+            threads = training_threads(idle=free)
+            if threads != self.threads:
+                torch.set_num_threads(threads)
+                self.threads = threads
+        self._mark()
+        return self.threads
 
 
 def data_root() -> Path:

@@ -151,8 +151,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
         _check_data_dtype("eval_data", _as_tuple(eval_data, "eval_data"), model)
     eval_every = eval_every or max(1, steps // 10)
     device = config.get_device(str(device)) if device is not None else config.get_device()
-    if device.type == "cpu":
-        config.use_idle_cores()  # threads for the cores free now: a busy core stalls them all
+    # on the CPU, one thread per core that other programs leave idle, re-measured as we go
+    governor = config.ThreadGovernor() if device.type == "cpu" else None
     home = next(model.parameters()).device
     model.to(device).train()
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
@@ -172,6 +172,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
             idx = order[cursor:cursor + batch_size]
             cursor += batch_size
             batch = tuple(t[idx].to(device) for t in tensors)
+            if governor is not None:
+                governor.step(step - start)
             loss, logs = loss_fn(model, _unpack(batch), step)
             values = _floats({"loss": loss, **logs}, step)  # NaN guard before the update
             optimizer.zero_grad(set_to_none=True)
