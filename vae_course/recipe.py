@@ -34,7 +34,7 @@ from vae_course.train import History, LossFn
 METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE")
 CACHE_VERSION = 1
 # The modules whose code decides what a recipe trains: a change to any of them retrains.
-_TRAINING_CODE = ("recipe", "models", "losses", "estimators", "objectives", "gradients", "train", "vq")
+_TRAINING_CODE = ("recipe", "models", "losses", "estimators", "objectives", "gradients", "train")
 
 
 @dataclasses.dataclass(frozen=True)
