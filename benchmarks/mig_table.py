@@ -36,9 +36,7 @@ def score(method: str, beta: float, seed: int, sprites: data.Sprites, rec: recip
     shares; it trains on ``train_x`` when given, else on the factorial set itself."""
     x = sprites.x if train_x is None else train_x
     model, _, info = recipe.train_sprites_vae(method, x, beta=beta, seed=seed, recipe=rec, cache=cache, progress=False)
-    scores = disentangle.sprites_scores(model, sprites, n_samples)
-    shares = disentangle.factor_report(model, sprites.x, sprites.factors, n_samples)["share"]
-    return {**scores, **{f"share {name}": s for name, s in zip(sprites.names, shares)}, "seconds": info["seconds"]}
+    return {**disentangle.sprites_scores(model, sprites, n_samples), "seconds": info["seconds"]}
 
 
 def main_table(args: argparse.Namespace, sprites: data.Sprites, rec: recipe.SpritesRecipe) -> None:

@@ -289,5 +289,6 @@ def test_sprites_scores_are_reproducible_and_in_range():
     model = models.VAE.build("mlp", (1, 8, 8), 3, hidden=(16,))
     first = disentangle.sprites_scores(model, tiny, n_samples=64)
     assert first == disentangle.sprites_scores(model, tiny, n_samples=64)
-    assert set(first) == {"mig_chen", "mig_chen_no_shape", "mig_binned", "rate", "distortion"}
+    assert set(first) == {"mig_chen", "mig_chen_no_shape", "mig_binned", "rate", "distortion",
+                          *(f"share {name}" for name in tiny.names)}
     assert 0 <= first["mig_binned"] <= 1 and first["rate"] > 0 and first["distortion"] > 0

@@ -93,13 +93,15 @@ def factor_report(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, n_sa
 def sprites_scores(model: nn.Module, sprites, n_samples: int = 10_000) -> dict[str, float]:
     """The numbers every sprites comparison prints for one model, on the whole data set
     ``sprites`` (a ``data.Sprites``): "mig_chen", "mig_chen_no_shape", "mig_binned" (see
-    ``factor_report``), "rate" E KL(q(z|x) || p(z)) and "distortion" -E log p(x|z) in nats."""
+    ``factor_report``), "rate" E KL(q(z|x) || p(z)) and "distortion" -E log p(x|z) in nats, and
+    "share <factor>", the share of each factor's information held by its best latent."""
     with torch.random.fork_rng():  # the same posterior samples every call: the same model, the same numbers
         torch.manual_seed(0)
         terms = _elbo_terms(model, sprites.x)
     scores = factor_report(model, sprites.x, sprites.factors, n_samples)
+    shares = {f"share {name}": float(v) for name, v in zip(sprites.names, scores["share"])}
     return {"mig_chen": scores["mig_chen"], "mig_chen_no_shape": scores["mig_chen_no_shape"],
-            "mig_binned": scores["mig_binned"], "rate": terms[1], "distortion": terms[0]}
+            "mig_binned": scores["mig_binned"], "rate": terms[1], "distortion": terms[0], **shares}
 
 
 def _elbo_terms(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> tuple[float, float]:

@@ -253,15 +253,16 @@ def hierarchical_tc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dat
         "within"  = sum_g [log q(z_ig) - sum_{d in g} log q(z_id)]     sum_g KL(q(z_g) || prod_d q(z_d))
         "dwkl"    = sum_d [log q(z_id) - log p(z_id)]                  dimension-wise KL
 
-    Every log q is the minibatch mixture of ``log_qz`` with the weights of ``estimator``, the
+    and "mi" = log q(z_i|x_i) - log q(z_i), the index-code MI of ``kl_decomposition``, from the
+    same pairwise table (the HFVAE loss needs all four: one table, not two). Every log q is the minibatch mixture of ``log_qz`` with the weights of ``estimator``, the
     group densities using the summed log densities of the group's dimensions, so per sample
     between + within = log q(z) - sum_d log q(z_d), the TC of ``kl_decomposition`` with the same
     estimator. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
     _check(z, mu, logvar)
     groups = check_groups(groups, z.shape[1])
-    _, logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
+    log_qzx, logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
     log_groups, log_dims = logs["groups"].sum(1), logs["dims"].sum(1)
-    terms = {"between": logs["joint"] - log_groups, "within": log_groups - log_dims,
-             "dwkl": log_dims - _log_prior(z).sum(1)}
+    terms = {"mi": log_qzx - logs["joint"], "between": logs["joint"] - log_groups,
+             "within": log_groups - log_dims, "dwkl": log_dims - _log_prior(z).sum(1)}
     return _reduce(terms, reduction)

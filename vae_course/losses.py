@@ -257,8 +257,7 @@ def hfvae_loss(dataset_size: int, groups: list[list[int]], alpha: float = 1.0, b
     weights = {"mi": alpha, "between": beta, "within": gamma, "dwkl": 1.0}
 
     def kl_terms(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
-        mi = estimators.kl_decomposition(z, mu, logvar, dataset_size, estimator)["mi"]
-        split = estimators.hierarchical_tc(z, mu, logvar, dataset_size, groups, estimator)
-        return {"mi": mi, **split, "kl_qz": split["between"] + split["within"] + split["dwkl"]}
+        split = estimators.hierarchical_tc(z, mu, logvar, dataset_size, groups, estimator)  # with the MI
+        return {**split, "kl_qz": split["between"] + split["within"] + split["dwkl"]}
 
     return _split_kl_loss(kl_terms, weights, warmup_steps)
