@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from vae_course import validate
-from vae_course.objectives import log_normal
 
 
 def _labels(name: str, labels: object) -> np.ndarray:
