@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vae_course import estimators, metrics, validate
+from vae_course import estimators, metrics, objectives, validate
 
 
 @torch.no_grad()
@@ -111,7 +111,7 @@ def _elbo_terms(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> tu
         batch = x[i:i + batch_size]
         x_params, mu, logvar, _ = model(batch)
         distortion -= model.log_px_given_z(batch, x_params).sum().item() / len(x)
-        rate += (0.5 * (logvar.exp() + mu ** 2 - 1 - logvar)).sum().item() / len(x)
+        rate += objectives.kl_normal_std(mu, logvar).sum().item() / len(x)
     return distortion, rate
 
 
@@ -194,7 +194,7 @@ def rotated_elbo(model: nn.Module, x: torch.Tensor, rotation: torch.Tensor,
     eps = torch.randn(mu.shape, generator=generator)
     z = mu + (0.5 * logvar).exp() * eps
     r = rotation.to(mu.dtype)
-    kl = 0.5 * (logvar.exp() + mu ** 2 - 1 - logvar).sum(1)
+    kl = objectives.kl_normal_std(mu, logvar)
     elbo = model.log_px_given_z(x, model.decode(z)) - kl
     cov = r @ torch.diag_embed(logvar.exp().double()).to(mu.dtype) @ r.T
     z_rot = z @ r.T
