@@ -10,13 +10,12 @@ Environment variables (all optional):
                            (default ``~/.cache/vae_course/cache``).
 - ``VAE_COURSE_DOWNLOAD=1`` allow torchvision to download MNIST when its files are missing.
 - ``VAE_COURSE_THREADS``   torch's thread count; default: one per core that other programs
-                           leave idle (``use_idle_cores``).
+                           leave idle (``threads.use_idle_cores``).
 """
 from __future__ import annotations
 
 import os
 import random
-import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -51,97 +50,6 @@ def get_device(name: str | None = None) -> torch.device:
                              "use 'cpu' or unset VAE_COURSE_DEVICE")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _cpu_times() -> tuple[float, float] | None:
-    """(idle, total) jiffies over all CPUs from /proc/stat, or None where there is none."""
-    try:
-        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return fields[3] + fields[4], sum(fields[:8])  # idle + iowait; user..steal
-
-
-def idle_cores(interval: float = 0.1) -> float | None:
-    """How many cores no process used over the next ``interval`` seconds (from /proc/stat;
-    None where it cannot be read). Called before training, when this process itself is idle."""
-    before = _cpu_times()
-    time.sleep(interval)
-    after = _cpu_times()
-    if before is None or after is None or after[1] <= before[1]:
-        return None
-    return (os.cpu_count() or 1) * (after[0] - before[0]) / (after[1] - before[1])
-
-
-def training_threads(cores: int | None = None, idle: float | None = None) -> int:
-    """The course's thread policy: one torch thread per core that other programs leave idle,
-    at least 1, at most ``cores`` (default: all cores). Why: torch's threads wait for each other
-    at every operation, spinning; on 2 cores with one busy, 2 threads ran the course's VAE at
-    a quarter of their idle speed, while 1 thread lost almost nothing (benchmarks/threads.py).
-    ``$VAE_COURSE_THREADS`` overrides the choice."""
-    override = os.environ.get("VAE_COURSE_THREADS", "").strip()
-    if override:
-        if not override.isdigit() or int(override) < 1:
-            raise ValueError(f"VAE_COURSE_THREADS must be a positive integer, got {override!r}")
-        return int(override)
-    cores = cores or os.cpu_count() or 1
-    if idle is None:
-        return cores
-    return max(1, min(cores, int(idle + 0.5)))
-
-
-def use_idle_cores() -> int:
-    """Set torch's intra-op thread count by ``training_threads`` from the cores idle right now,
-    and return it. Notebooks call it at the top; ``train.fit`` keeps it up to date with a
-    ``ThreadGovernor`` while it trains."""
-    threads = training_threads(idle=None if os.environ.get("VAE_COURSE_THREADS") else idle_cores())
-    if threads != torch.get_num_threads():
-        torch.set_num_threads(threads)
-    return threads
-
-
-def cores_left_by_others(before: tuple[float, float], after: tuple[float, float], own_seconds: float,
-                         cores: int, ticks_per_second: float) -> float:
-    """Cores that other programs left idle between two /proc/stat readings (idle, total) jiffies,
-    while this process used ``own_seconds`` of CPU: cores - (busy time - own time) / wall time.
-    Our own threads' work (and their spinning) is not counted against us."""
-    elapsed = (after[1] - before[1]) / ticks_per_second  # CPU-seconds over all cores
-    if elapsed <= 0:
-        return float(cores)
-    busy = elapsed - (after[0] - before[0]) / ticks_per_second
-    wall = elapsed / cores
-    return cores - max(0.0, busy - own_seconds) / wall
-
-
-class ThreadGovernor:
-    """Keeps torch's thread count at one per core that *other* programs leave idle, re-measured
-    every ``every`` steps during training: a program that starts on the other core half-way
-    through a run would otherwise make two threads spin-wait for it (``training_threads``)."""
-
-    def __init__(self, every: int = 200):
-        self.every = every
-        self.fixed = bool(os.environ.get("VAE_COURSE_THREADS"))
-        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self.threads = use_idle_cores()
-        self._mark()
-
-    def _mark(self) -> None:
-        self.reading, self.own = _cpu_times(), time.process_time()
-
-    def step(self, step: int) -> int:
-        """Call once per training step; every ``every`` steps, re-measure and set the threads."""
-        if self.fixed or self.reading is None or step == 0 or step % self.every:
-            return self.threads
-        now = _cpu_times()
-        if now is not None:
-            free = cores_left_by_others(self.reading, now, time.process_time() - self.own, os.cpu_count() or 1,
-                                        self.ticks)
-            threads = training_threads(idle=free)
-            if threads != self.threads:
-                torch.set_num_threads(threads)
-                self.threads = threads
-        self._mark()
-        return self.threads
 
 
 def data_root() -> Path:
