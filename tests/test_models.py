@@ -80,3 +80,13 @@ def test_bad_inputs_are_rejected(kind):
         model.decode(torch.rand(3, 3))
     with pytest.raises(TypeError, match="floating-point"):
         model(torch.ones(3, 1, 8, 8, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluating_runs_the_block_in_eval_mode_and_restores_the_mode(training):
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5)).train(training)
+    with pytest.raises(RuntimeError, match="inside"):
+        with models.evaluating(model):
+            assert not model.training and not model[0].training
+            raise RuntimeError("an error inside the block")
+    assert model.training is training and model[0].training is training

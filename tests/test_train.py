@@ -172,3 +172,20 @@ def test_model_goes_back_to_the_device_it_came_on(bad):
     else:
         _fit(model=model, loss_fn=loss_fn, device="cpu")
     assert model.moves == [torch.device("cpu"), torch.device("cpu")] and not model.training
+
+
+def test_minibatches_are_a_seeded_shuffle_without_the_ragged_tail():
+    tensors = (torch.arange(10), torch.arange(10) * 2)
+    draw = lambda seed, n: [b[0].tolist() for _, b in zip(range(n), train.minibatches(tensors, 4, seed))]
+    first = draw(0, 6)
+    assert first == draw(0, 6) and first != draw(1, 6)  # the seed decides the order
+    assert all(len(b) == 4 for b in first)  # 10 = 4 + 4 + 2: the 2 left over are dropped
+    assert len(set(first[0] + first[1])) == 8 and first[:2] != first[2:4]  # a fresh shuffle per epoch
+    batch = next(train.minibatches(tensors, 4, 0))
+    assert torch.equal(batch[1], 2 * batch[0])  # the tensors stay aligned
+
+
+def test_a_history_survives_a_round_trip_through_a_dict():
+    history = _fit(steps=4, log_every=1, eval_data=torch.arange(4.0), eval_every=2)
+    again = train.History.from_dict(history.to_dict())
+    assert again == history and again.last("loss") == history.last("loss")

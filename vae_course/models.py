@@ -8,7 +8,8 @@ the 2D parameters (mean, log-variance) of q(z|x) for a VAE.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -16,6 +17,18 @@ from torch import nn
 
 from vae_course import objectives, validate, vq
 from vae_course.gradients import reparameterize
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``with evaluating(model):`` runs the block in eval mode (no dropout, no codebook
+    updates, batch norm on its running statistics) and restores the mode the model had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def _image_shape(name: str, shape: Sequence[int]) -> tuple[int, int, int]:
@@ -472,11 +485,8 @@ class VQVAE(nn.Module):
     @torch.no_grad()
     def codes(self, x: torch.Tensor) -> torch.Tensor:
         """The code map (B, h, w) of images x (B, C, H, W), in eval mode (no codebook updates)."""
-        was_training = self.training
-        self.eval()
-        indices = self.quantize(self.encode(x)).indices
-        self.train(was_training)
-        return indices
+        with evaluating(self):
+            return self.quantize(self.encode(x)).indices
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.quantize(self.encode(x)).z_q)

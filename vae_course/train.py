@@ -11,16 +11,18 @@ from __future__ import annotations
 import math
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 # The text bar, not tqdm.auto's widget: a widget freezes at 0% inside a RISE slideshow (no
 # widget manager there), while text updated in place with '\r' shows progress everywhere.
 from tqdm.std import tqdm
 
-from vae_course import config, validate
+from vae_course import config, threads, validate
+from vae_course.models import evaluating
 
 Batch = torch.Tensor | tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch, int], tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]]
@@ -55,6 +57,17 @@ class History:
         if not log.get(name):
             raise KeyError(f"no {split} value logged for {name!r}; logged: {sorted(log)}")
         return log[name][-1]
+
+    def to_dict(self) -> dict:
+        """Plain lists and dicts (what ``torch.save(..., weights_only=True)`` can load back)."""
+        return {"steps": self.steps, "train": dict(self.train), "eval_steps": self.eval_steps,
+                "eval": dict(self.eval), "interrupted": self.interrupted}
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> History:
+        """The ``History`` that ``to_dict`` gave ``saved``."""
+        return cls(list(saved["steps"]), defaultdict(list, saved["train"]), list(saved["eval_steps"]),
+                   defaultdict(list, saved["eval"]), bool(saved.get("interrupted", False)))
 
 
 def _as_tuple(data: Batch, name: str) -> tuple[torch.Tensor, ...]:
@@ -101,18 +114,67 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data: Batch, batch_size: int = 5
     batch_size = validate.positive_int("batch_size", batch_size)
     _check_data_dtype("data", tensors, model)
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     totals: dict[str, float] = defaultdict(float)
     n = len(tensors[0])
-    for start in range(0, n, batch_size):
-        batch = tuple(t[start:start + batch_size].to(device) for t in tensors)
-        loss, logs = loss_fn(model, _unpack(batch), step)
-        size = len(batch[0])
-        for name, value in _floats({"loss": loss, **logs}, step).items():
-            totals[name] += value * size / n
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, n, batch_size):
+            batch = tuple(t[start:start + batch_size].to(device) for t in tensors)
+            loss, logs = loss_fn(model, _unpack(batch), step)
+            for name, value in _floats({"loss": loss, **logs}, step).items():
+                totals[name] += value * len(batch[0]) / n
     return dict(totals)
+
+
+def minibatches(tensors: tuple[torch.Tensor, ...], batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Shuffled minibatches, epoch after epoch without end, each epoch's ragged tail dropped:
+    torch's ``DataLoader`` over a ``TensorDataset``, its order drawn from a generator seeded by
+    ``seed``. The sampler hands the data set a whole batch of indices at once (a
+    ``BatchSampler`` as the sampler, ``batch_size=None``), so that each tensor is indexed once
+    per batch rather than once per example (2.6x faster for the sprites' batches of 256)."""
+    dataset = TensorDataset(*tensors)
+    generator = torch.Generator().manual_seed(seed)
+    sampler = BatchSampler(RandomSampler(dataset, generator=generator), batch_size, drop_last=True)
+    loader = DataLoader(dataset, sampler=sampler, batch_size=None, generator=generator)
+    while True:
+        yield from loader
+
+
+def _check_fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, eval_data: Batch | None, steps: int,
+               batch_size: int, log_every: int, seed: int, lr_schedule: str | None) -> tuple[torch.Tensor, ...]:
+    """Every argument of ``fit`` checked before any work; returns the training tensors."""
+    _check_loss_fn(loss_fn)
+    validate.positive_int("steps", steps)
+    validate.positive_int("batch_size", batch_size)
+    validate.positive_int("log_every", log_every)
+    validate.seed("seed", seed)
+    validate.one_of("lr_schedule", lr_schedule, (None, "cosine"))
+    tensors = _as_tuple(train_data, "train_data")
+    if batch_size > len(tensors[0]):
+        raise ValueError(f"batch_size = {batch_size} is larger than train_data ({len(tensors[0])} examples): "
+                         f"pass batch_size <= {len(tensors[0])} (batch_size={len(tensors[0])} trains full-batch)")
+    _check_data_dtype("train_data", tensors, model)
+    if eval_data is not None:
+        _check_data_dtype("eval_data", _as_tuple(eval_data, "eval_data"), model)
+    return tensors
+
+
+def _update(model: nn.Module, loss_fn: LossFn, batch: Batch, step: int, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> dict[str, float]:
+    """One optimiser step on ``batch``; returns the logged values, checked finite before the update."""
+    loss, logs = loss_fn(model, batch, step)
+    values = _floats({"loss": loss, **logs}, step)  # the NaN guard, before the weights change
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return values
+
+
+def _record(log: dict[str, list[float]], steps: list[int], step: int, values: Mapping[str, float]) -> None:
+    steps.append(step)
+    for name, value in values.items():
+        log[name].append(value)
 
 
 def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
@@ -127,32 +189,20 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
         loss_fn: ``loss_fn(model, batch, step) -> (loss, logs)``; ``batch`` is a tensor when
             ``train_data`` is one tensor, else a tuple; ``loss`` is a scalar to minimise.
         train_data, eval_data: a tensor (N, ...) or a tuple of tensors sharing N.
+        batch_size, seed: minibatches of ``batch_size`` shuffled by ``seed`` (``minibatches``).
         optimizer: defaults to Adam with learning rate ``lr`` over ``model.parameters()``.
         lr_schedule: ``None`` (constant) or ``"cosine"`` (decay to 0 over ``steps``).
         eval_every: steps between held-out evaluations (default: 10 evaluations in all);
-            the last step is always evaluated.
+            the last step is always evaluated. ``log_every``: steps between training logs.
         history: pass a previous ``History`` to continue it.
         device: where to train (default ``config.get_device()``: CUDA when present). The model
             goes back to the device it came on when training ends, so that a notebook's
             tensors, built on the CPU, and its models always meet on one device.
     """
-    _check_loss_fn(loss_fn)
-    steps = validate.positive_int("steps", steps)  # (NumPy integers become ints here)
-    batch_size = validate.positive_int("batch_size", batch_size)
-    log_every = validate.positive_int("log_every", log_every)
-    seed = validate.seed("seed", seed)
-    validate.one_of("lr_schedule", lr_schedule, (None, "cosine"))
-    tensors = _as_tuple(train_data, "train_data")
-    if batch_size > len(tensors[0]):
-        raise ValueError(f"batch_size = {batch_size} is larger than train_data ({len(tensors[0])} examples): "
-                         f"pass batch_size <= {len(tensors[0])} (batch_size={len(tensors[0])} trains full-batch)")
-    _check_data_dtype("train_data", tensors, model)
-    if eval_data is not None:
-        _check_data_dtype("eval_data", _as_tuple(eval_data, "eval_data"), model)
-    eval_every = eval_every or max(1, steps // 10)
-    device = config.get_device(str(device)) if device is not None else config.get_device()
-    # on the CPU, one thread per core that other programs leave idle, re-measured as we go
-    governor = config.ThreadGovernor() if device.type == "cpu" else None
+    tensors = _check_fit(model, loss_fn, train_data, eval_data, steps, batch_size, log_every, seed, lr_schedule)
+    steps, eval_every = int(steps), eval_every or max(1, int(steps) // 10)
+    device = config.get_device(None if device is None else str(device))
+    governor = threads.ThreadGovernor() if device.type == "cpu" else None
     home = next(model.parameters()).device
     model.to(device).train()
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
@@ -160,36 +210,21 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
                  if lr_schedule == "cosine" else None)
     history = history or History()
     start = history.steps[-1] + 1 if history.steps else 0
-    generator = torch.Generator().manual_seed(seed)
-    n = len(tensors[0])
-    order, cursor = torch.randperm(n, generator=generator), 0
-    bar = tqdm(range(start, start + steps), desc=desc, disable=not progress, leave=False, file=sys.stdout)
+    last = start + steps - 1
+    bar = tqdm(range(start, last + 1), desc=desc, disable=not progress, leave=False, file=sys.stdout)
     step = start
     try:
-        for step in bar:
-            if cursor + batch_size > n:  # a new epoch: reshuffle, drop the ragged tail
-                order, cursor = torch.randperm(n, generator=generator), 0
-            idx = order[cursor:cursor + batch_size]
-            cursor += batch_size
-            batch = tuple(t[idx].to(device) for t in tensors)
+        for step, batch in zip(bar, minibatches(tensors, batch_size, int(seed))):
             if governor is not None:
                 governor.step(step - start)
-            loss, logs = loss_fn(model, _unpack(batch), step)
-            values = _floats({"loss": loss, **logs}, step)  # NaN guard before the update
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            if step % log_every == 0 or step == start + steps - 1:
-                history.steps.append(step)
-                for name, value in values.items():
-                    history.train[name].append(value)
+            values = _update(model, loss_fn, _unpack(tuple(t.to(device) for t in batch)), step,
+                             optimizer, scheduler)
+            if step % log_every == 0 or step == last:
+                _record(history.train, history.steps, step, values)
                 bar.set_postfix(loss=f"{values['loss']:.4g}")
-            if eval_data is not None and ((step - start + 1) % eval_every == 0 or step == start + steps - 1):
-                history.eval_steps.append(step)
-                for name, value in evaluate(model, loss_fn, eval_data, step=step, device=device).items():
-                    history.eval[name].append(value)
+            if eval_data is not None and ((step - start + 1) % eval_every == 0 or step == last):
+                _record(history.eval, history.eval_steps, step,
+                        evaluate(model, loss_fn, eval_data, step=step, device=device))
     except KeyboardInterrupt:
         history.interrupted = True
         print(f"Interrupted at step {step}: training stopped, history kept "
