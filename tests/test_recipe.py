@@ -82,10 +82,37 @@ def test_a_stale_or_corrupt_cache_file_is_ignored_and_replaced(cache, fits):
     assert info["cached"] and len(fits) == 3
 
 
+SOURCE = '''"""A training module."""
+import torch
+
+
+def step(x):
+    """Scale x."""
+    return 2 * x  # twice
+'''
+
+
+def test_a_docstring_or_comment_edit_keeps_the_code_fingerprint():
+    key = recipe.code_fingerprint([SOURCE])
+    for edit in [SOURCE.replace("Scale x.", "Scale x (a typo fixed)."),
+                 SOURCE.replace("A training module.", "The training module."),
+                 SOURCE.replace("# twice", "# two times"),
+                 SOURCE.replace("return 2 * x", "return 2*x")]:  # layout only
+        assert recipe.code_fingerprint([edit]) == key, edit
+
+
+def test_a_code_edit_changes_the_code_fingerprint():
+    key = recipe.code_fingerprint([SOURCE])
+    for edit in [SOURCE.replace("2 * x", "3 * x"), SOURCE.replace("import torch", "import math"),
+                 SOURCE.replace('"""Scale x."""', '"""Scale x."""\n    x = x + 0')]:
+        assert recipe.code_fingerprint([edit]) != key, edit
+
+
 def test_cache_key_changes_with_the_training_code(monkeypatch):
     key = recipe.cache_key("beta-VAE", TINY, 4.0, 1.0, 0, X)
     assert key == recipe.cache_key("beta-VAE", TINY, 4.0, 1.0, 0, X)
-    monkeypatch.setattr(recipe, "_code_fingerprint", lambda: "edited")
+    real = recipe._training_code
+    monkeypatch.setattr(recipe, "_training_code", lambda: [*real()[:-1], real()[-1] + "\nEDITED = 1\n"])
     assert recipe.cache_key("beta-VAE", TINY, 4.0, 1.0, 0, X) != key
 
 

@@ -11,19 +11,19 @@ notebook 08:
 - Adam at a constant learning rate, a linear KL warm-up over the first fifth of training.
 
 A trained model is saved under ``config.cache_dir() / "models"``, keyed by the recipe, the
-loss, its weights, the seed, the training images and the source of the code that trains it,
-written atomically; notebooks 09, 10 and 13 then reuse what 08 trained instead of training it
+loss, its weights, the seed, the training images and the code that trains it (docstrings and
+comments left out: a typo fixed in one does not retrain twelve models), written atomically; notebooks 09, 10 and 13 then reuse what 08 trained instead of training it
 again. A file whose key does not match, or that cannot be read, is ignored and overwritten.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
 import os
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import torch
@@ -78,9 +78,25 @@ def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float
     return losses.hfvae_loss(dataset_size, recipe.groups, beta=beta, gamma=gamma, warmup_steps=warmup)
 
 
-def _code_fingerprint() -> str:
+def code_fingerprint(sources: list[str]) -> str:
+    """A hex digest of what Python *runs* in ``sources`` (module texts): each parsed, its
+    docstrings dropped, and dumped as a syntax tree, so that comments, docstrings and layout
+    can change without retraining anything, while any change to the code itself does."""
+    digest = hashlib.sha256()
+    for source in sources:
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(ast.dump(tree).encode())
+    return digest.hexdigest()
+
+
+def _training_code() -> list[str]:
     here = Path(__file__).resolve().parent
-    return hashlib.sha256(b"".join((here / f"{name}.py").read_bytes() for name in _TRAINING_CODE)).hexdigest()
+    return [(here / f"{name}.py").read_text(encoding="utf-8") for name in _TRAINING_CODE]
 
 
 def cache_key(method: str, recipe: SpritesRecipe, beta: float, gamma: float, seed: int, x: torch.Tensor) -> str:
@@ -88,7 +104,7 @@ def cache_key(method: str, recipe: SpritesRecipe, beta: float, gamma: float, see
     weights, the seed, the training images and the training code."""
     described = json.dumps({"version": CACHE_VERSION, "method": method, "recipe": dataclasses.asdict(recipe),
                             "beta": float(beta), "gamma": float(gamma), "seed": seed,
-                            "code": _code_fingerprint()}, sort_keys=True)
+                            "code": code_fingerprint(_training_code())}, sort_keys=True)
     digest = hashlib.sha256(described.encode())
     digest.update(x.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
@@ -98,16 +114,6 @@ def cache_path(method: str, beta: float, seed: int, key: str) -> Path:
     """Where the model of ``key`` is kept: ``config.cache_dir() / "models"``, never the repository."""
     name = f"{method}-beta{beta:g}-seed{seed}-{key[:16]}.pt"
     return config.cache_dir() / "models" / name
-
-
-def _history_to_dict(history: History) -> dict:
-    return {"steps": history.steps, "train": dict(history.train), "eval_steps": history.eval_steps,
-            "eval": dict(history.eval)}
-
-
-def _history_from_dict(saved: dict) -> History:
-    return History(steps=list(saved["steps"]), train=defaultdict(list, saved["train"]),
-                   eval_steps=list(saved["eval_steps"]), eval=defaultdict(list, saved["eval"]))
 
 
 def _save_atomically(path: Path, payload: dict) -> None:
@@ -152,7 +158,7 @@ def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 
     path = cache_path(method, beta, seed, key)
     saved = _load(path, key, model) if cache else None
     if saved is not None:
-        return model.eval(), _history_from_dict(saved["history"]), {"seconds": saved["seconds"], "cached": True}
+        return model.eval(), History.from_dict(saved["history"]), {"seconds": saved["seconds"], "cached": True}
     loss_fn = make_loss(method, len(x), recipe, beta, gamma)
     start = time.perf_counter()
     history = train.fit(model, loss_fn, x, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
@@ -160,5 +166,5 @@ def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 
     seconds = time.perf_counter() - start
     if cache and not history.interrupted:
         _save_atomically(path, {"key": key, "state_dict": model.state_dict(), "seconds": seconds,
-                                "history": _history_to_dict(history)})
+                                "history": history.to_dict()})
     return model, history, {"seconds": seconds, "cached": False}
