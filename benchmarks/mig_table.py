@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from vae_course import config, data, disentangle, recipe, report
+from vae_course import data, disentangle, recipe, report, threads
 
 METHODS = {"beta-VAE (beta=4)": ("beta-VAE", 4.0), "beta-TCVAE (beta=6, MSS)": ("beta-TCVAE", 6.0),
            "HFVAE (beta=6, gamma=1, MSS)": ("HFVAE", 6.0)}
@@ -85,7 +85,7 @@ def main() -> None:
         args.seeds, args.samples = args.seeds[:1], 1_000
     rec, sprites = recipe.sprites_recipe(), recipe.sprites_data()
     print(f"{rec}; {len(sprites.x)} sprites (the factorial set); seeds {args.seeds}; torch threads "
-          f"{config.use_idle_cores()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"{threads.use_idle_cores()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     (levers if args.levers else main_table)(args, sprites, rec)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 

@@ -3,7 +3,7 @@
 torch's intra-op threads wait for each other at every operation, spinning; when another program
 holds one of two cores, two threads run at a fraction of their idle speed. ``train.fit`` gives torch
 one thread per core that other programs leave idle, re-measured every 200 steps
-(``config.ThreadGovernor``).
+(``threads.ThreadGovernor``).
 
 Two measurements, each idle and then with a busy loop ``while True: pass`` in another process:
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from vae_course import config, data, losses, models, recipe
+from vae_course import data, losses, models, recipe, threads
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,11 +50,11 @@ class BusyCore:
         self.process.join()
 
 
-def steps_per_second(x: torch.Tensor, batch_size: int, threads: int | None, steps: int = 600) -> float:
-    """Adam steps per second of the MLP VAE on batches of x, with ``threads`` (None: the policy)."""
-    governor = config.ThreadGovernor() if threads is None else None  # what train.fit does
-    if threads is not None:
-        torch.set_num_threads(threads)
+def steps_per_second(x: torch.Tensor, batch_size: int, n_threads: int | None, steps: int = 600) -> float:
+    """Adam steps per second of the MLP VAE on batches of x, with ``n_threads`` (None: the policy)."""
+    governor = threads.ThreadGovernor() if n_threads is None else None  # what train.fit does
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
     torch.manual_seed(0)
     model = models.VAE.build("mlp", tuple(x.shape[1:]), 8)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -94,11 +94,11 @@ def main() -> None:
             "sprites (batch 256)": (recipe.sprites_data().x, recipe.SpritesRecipe().batch_size)}
     print("\n| data | threads | steps/s idle | steps/s one core busy | busy / idle |\n|---|---|---|---|---|")
     for name, (x, batch) in sets.items():
-        for threads in (1, 2, None):
-            idle = steps_per_second(x, batch, threads)
+        for n_threads in (1, 2, None):
+            idle = steps_per_second(x, batch, n_threads)
             with BusyCore():
-                busy = steps_per_second(x, batch, threads)
-            label = "policy" if threads is None else str(threads)
+                busy = steps_per_second(x, batch, n_threads)
+            label = "policy" if n_threads is None else str(n_threads)
             print(f"| {name} | {label} | {idle:.0f} | {busy:.0f} | {busy / idle:.2f} |")
     if args.notebooks:  # the notebooks in order, idle and then busy, each run with an empty model cache
         with tempfile.TemporaryDirectory() as idle_cache, tempfile.TemporaryDirectory() as busy_cache:
