@@ -1,4 +1,6 @@
 """The ``lab`` command's save hook and the ``export`` command's pure parts (no browser, no kernel)."""
+from types import SimpleNamespace
+
 import pytest
 
 from vae_course import export, lab
@@ -49,3 +51,17 @@ def test_cli_export_says_which_notebook_is_unknown_without_a_traceback(capsys):
     assert cli.main(["export", "99", "--quick"]) == 2
     err = capsys.readouterr().err
     assert "numbers must name course notebooks" in err and "['99']" in err and "Traceback" not in err
+
+
+def test_export_leaves_no_part_file_when_a_page_fails_to_write(tmp_path, monkeypatch):
+    class Exporter:  # nbconvert's place: the page converts, the deck holds text UTF-8 cannot encode
+        def __init__(self, kind):
+            self.text = "<html>page</html>" if kind == "page" else "<html>\ud800</html>"
+
+        def from_notebook_node(self, nb, resources):
+            return self.text, {}
+
+    monkeypatch.setattr(export, "_exporter", lambda kind, theme="white": Exporter(kind))
+    with pytest.raises(UnicodeEncodeError):
+        export.write_page_and_deck(SimpleNamespace(metadata={}), "05_elbo", tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["05_elbo.html"]

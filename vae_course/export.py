@@ -11,8 +11,8 @@ Each notebook is executed (in quick mode with ``--quick``) and written under ``b
 
 The templates in ``vae_course/templates/`` point every script and style sheet at ``assets/``
 and leave out what nbconvert would fetch from CDNs (require.js, jQuery, mermaid), so a page or a
-deck opened from ``file://`` requests nothing off the machine. Every file is written to a
-temporary name and renamed, so an interrupted export leaves no half-written page.
+deck opened from ``file://`` requests nothing off the machine. Every page is written whole or
+not at all (``files.write_text_atomic``), so an interrupted export leaves no half-written page.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ import shutil
 import sys
 from importlib import resources
 from pathlib import Path
+
+from vae_course import files
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -88,13 +90,6 @@ def execute(path: Path, quick: bool):
     return nb
 
 
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def _exporter(kind: str, theme: str = "white"):
     from nbconvert import HTMLExporter, SlidesExporter
 
@@ -113,7 +108,8 @@ def write_page_and_deck(nb, name: str, build: Path) -> list[Path]:
     theme = nb.metadata.get("rise", {}).get("theme", "white")
     deck, _ = _exporter("deck", theme).from_notebook_node(
         nb, resources={"metadata": {"name": name}, "deck_css": DECK_CSS})
-    return [_write(build / f"{name}.html", page), _write(build / f"{name}.slides.html", deck)]
+    return [files.write_text_atomic(build / f"{name}.html", page),
+            files.write_text_atomic(build / f"{name}.slides.html", deck)]
 
 
 def course_table(readme: str, built: set[str]) -> str:
@@ -140,7 +136,7 @@ def write_index(build: Path) -> Path:
             "its outputs, and as slides.\n\n" + course_table((REPO / "README.md").read_text(), built))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
     page, _ = _exporter("page").from_notebook_node(nb, resources={"metadata": {"name": "vae-course"}})
-    return _write(build / "index.html", page)
+    return files.write_text_atomic(build / "index.html", page)
 
 
 def export(numbers: list[str] | None = None, quick: bool = False, build: Path = BUILD) -> list[Path]:
