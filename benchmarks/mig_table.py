@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from vae_course import data, disentangle, recipe, report, threads
+from vae_course import disentangle, recipe, report, sprites, threads
 
 METHODS = {"beta-VAE (beta=4)": ("beta-VAE", 4.0), "beta-TCVAE (beta=6, MSS)": ("beta-TCVAE", 6.0),
            "HFVAE (beta=6, gamma=1, MSS)": ("HFVAE", 6.0)}
@@ -30,32 +30,32 @@ ANCHOR = ("published anchor: users of Chen et al.'s code report MIG (their estim
           "about 0.5 for beta-TCVAE on dSprites (737,280 images of 64x64, far longer training)")
 
 
-def score(method: str, beta: float, seed: int, sprites: data.Sprites, rec: recipe.SpritesRecipe,
+def score(method: str, beta: float, seed: int, factorial: sprites.Sprites, rec: recipe.SpritesRecipe,
           cache: bool, n_samples: int, train_x=None) -> dict[str, float]:
     """The scores of one model on the factorial set, with its training seconds and best-latent
     shares; it trains on ``train_x`` when given, else on the factorial set itself."""
-    x = sprites.x if train_x is None else train_x
+    x = factorial.x if train_x is None else train_x
     model, _, info = recipe.train_sprites_vae(method, x, beta=beta, seed=seed, recipe=rec, cache=cache, progress=False)
-    return {**disentangle.sprites_scores(model, sprites, n_samples), "seconds": info["seconds"]}
+    return {**disentangle.sprites_scores(model, factorial, n_samples), "seconds": info["seconds"]}
 
 
-def main_table(args: argparse.Namespace, sprites: data.Sprites, rec: recipe.SpritesRecipe) -> None:
+def main_table(args: argparse.Namespace, factorial: sprites.Sprites, rec: recipe.SpritesRecipe) -> None:
     table = {}
     for name, (method, beta) in METHODS.items():
-        rows = [score(method, beta, seed, sprites, rec, not args.no_cache, args.samples) for seed in args.seeds]
+        rows = [score(method, beta, seed, factorial, rec, not args.no_cache, args.samples) for seed in args.seeds]
         table[name] = disentangle.mean_and_spread(rows)
     columns = ["mig_binned", "mig_chen", "mig_chen_no_shape", "distortion", "rate", "seconds"]
     print(report.mean_std_table(table, columns))
     print()
-    print(report.mean_std_table(table, [f"share {n}" for n in sprites.names], fmt=".2f"))
+    print(report.mean_std_table(table, [f"share {n}" for n in factorial.names], fmt=".2f"))
     print(f"\n{ANCHOR}")
     for name, row in table.items():
         report.proof(f"MIG (Chen) {name}, mean over {len(args.seeds)} seeds", row["mig_chen"][0], fmt=".3f")
 
 
-def levers(args: argparse.Namespace, sprites: data.Sprites, rec: recipe.SpritesRecipe) -> None:
+def levers(args: argparse.Namespace, factorial: sprites.Sprites, rec: recipe.SpritesRecipe) -> None:
     """One beta-TCVAE (beta = 6, seed 0) per variant of the recipe, all scored on the factorial set."""
-    old_data = data.sprites(4000, seed=0).x  # the course's former recipe: random sprites, small batches
+    old_data = sprites.make(4000, seed=0).x  # the course's former recipe: random sprites, small batches
     variants = {"4,000 random sprites, batch 128, 1,500 steps": (dataclasses.replace(rec, batch_size=128, steps=rec.steps * 3 // 8), old_data),
                 "the recipe: factorial set, batch 256": (rec, None),
                 "batch 512, half the steps": (dataclasses.replace(rec, batch_size=512, steps=rec.steps // 2), None),
@@ -66,7 +66,7 @@ def levers(args: argparse.Namespace, sprites: data.Sprites, rec: recipe.SpritesR
                 "no KL warm-up": (dataclasses.replace(rec, warmup_fraction=0.0), None)}
     rows = {}
     for name, (variant, train_x) in variants.items():
-        s = score("beta-TCVAE", 6.0, 0, sprites, variant, not args.no_cache, args.samples, train_x)
+        s = score("beta-TCVAE", 6.0, 0, factorial, variant, not args.no_cache, args.samples, train_x)
         rows[name] = {k: (v, 0.0) for k, v in s.items()}
     print(report.mean_std_table(rows, ["mig_binned", "mig_chen", "distortion", "rate", "seconds"], key="variant")
           .replace(" ± 0.000", ""))
@@ -83,10 +83,10 @@ def main() -> None:
     if args.quick:
         os.environ["VAE_COURSE_QUICK"] = "1"
         args.seeds, args.samples = args.seeds[:1], 1_000
-    rec, sprites = recipe.sprites_recipe(), recipe.sprites_data()
-    print(f"{rec}; {len(sprites.x)} sprites (the factorial set); seeds {args.seeds}; torch threads "
+    rec, factorial = recipe.sprites_recipe(), recipe.sprites_data()
+    print(f"{rec}; {len(factorial.x)} sprites (the factorial set); seeds {args.seeds}; torch threads "
           f"{threads.use_idle_cores()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    (levers if args.levers else main_table)(args, sprites, rec)
+    (levers if args.levers else main_table)(args, factorial, rec)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -56,11 +56,15 @@ def test_missing_mnist_without_download_raises():
         data.load_mnist("train")
 
 
-def test_failed_download_says_what_to_do_and_leaves_nothing(monkeypatch, tmp_path):
+def test_mnist_files_are_torchvisions():
     from torchvision.datasets import MNIST
-    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # closed port: fails at once
+    assert {f"{name}.gz": md5 for name, md5 in data.MNIST_FILES.items()} == dict(MNIST.resources)
+
+
+def test_failed_download_says_what_to_do_and_leaves_nothing(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "MIRRORS", ["http://127.0.0.1:9/"])  # closed port: fails at once
     root = tmp_path / "dl"
-    with pytest.raises(RuntimeError, match="copy the four files") as info:
+    with pytest.raises(RuntimeError, match="copy the four MNIST .gz files") as info:
         data.load_mnist("train", root=root, download=True)
     assert "digits" in str(info.value)
     assert list(root.iterdir()) == []  # no half-written files or temporary folders

@@ -283,8 +283,8 @@ def test_encode_all_names_float64_data_and_autoencoders():
 
 
 def test_sprites_scores_are_reproducible_and_in_range():
-    from vae_course import data
-    tiny = data.sprites(None, grid=True, sizes=(2, 2, 2, 2, 2), size=8)
+    from vae_course import sprites
+    tiny = sprites.make(None, grid=True, sizes=(2, 2, 2, 2, 2), size=8)
     torch.manual_seed(0)
     model = models.VAE.build("mlp", (1, 8, 8), 3, hidden=(16,))
     first = disentangle.sprites_scores(model, tiny, n_samples=64)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from vae_course import data
+from vae_course import sprites
 
 SMALL = (3, 2, 3, 3, 3)  # a 162-image sub-grid keeps the tests fast
 
 
-def brute_force(factors, sizes=data.SPRITE_SIZES, size=32, supersample=4):
+def brute_force(factors, sizes=sprites.SIZES, size=32, supersample=4):
     """Draw each sprite on the whole canvas from the documented geometry, one image at a time."""
     r_max = 0.25 * size
     scales = np.linspace(0.5, 1.0, sizes[1]) if sizes[1] > 1 else np.array([0.75])
@@ -38,16 +38,16 @@ def brute_force(factors, sizes=data.SPRITE_SIZES, size=32, supersample=4):
 
 
 def test_same_seed_same_images_other_seed_other_images():
-    a, b, c = data.sprites(40, seed=3), data.sprites(40, seed=3), data.sprites(40, seed=4)
+    a, b, c = sprites.make(40, seed=3), sprites.make(40, seed=3), sprites.make(40, seed=4)
     assert torch.equal(a.x, b.x) and torch.equal(a.factors, b.factors)
     assert not torch.equal(a.factors, c.factors)
 
 
 def test_shapes_types_and_ranges():
-    s = data.sprites(100, seed=0)
+    s = sprites.make(100, seed=0)
     assert s.x.shape == (100, 1, 32, 32) and s.x.dtype == torch.float32
     assert s.factors.shape == (100, 5) and s.factors.dtype == torch.int64
-    assert s.names == ("shape", "scale", "orientation", "pos_x", "pos_y") and s.sizes == data.SPRITE_SIZES
+    assert s.names == ("shape", "scale", "orientation", "pos_x", "pos_y") and s.sizes == sprites.SIZES
     assert s.x.min() >= 0 and s.x.max() <= 1 and s.x.max() == 1
     assert (s.factors >= 0).all() and (s.factors < torch.tensor(s.sizes)).all()
     for k, n in enumerate(s.sizes):  # 100 uniform draws reach every level of every factor
@@ -62,14 +62,14 @@ def assert_same_drawing(got, expected, supersample=4):
 
 
 def test_images_match_brute_force_drawing():
-    s = data.sprites(60, seed=1)
+    s = sprites.make(60, seed=1)
     assert_same_drawing(s.x.numpy(), brute_force(s.factors))
-    g = data.sprites(None, grid=True, sizes=(3, 1, 2, 5, 1), size=24)  # off-pixel centres
+    g = sprites.make(None, grid=True, sizes=(3, 1, 2, 5, 1), size=24)  # off-pixel centres
     assert_same_drawing(g.x.numpy(), brute_force(g.factors, (3, 1, 2, 5, 1), 24))
 
 
 def test_grid_enumerates_every_combination_in_row_major_order():
-    g = data.sprites(None, grid=True, sizes=SMALL)
+    g = sprites.make(None, grid=True, sizes=SMALL)
     assert len(g.x) == math.prod(SMALL) and g.sizes == SMALL
     assert len(torch.unique(g.factors, dim=0)) == math.prod(SMALL)
     assert g.factors[:3].tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 2]]
@@ -77,7 +77,7 @@ def test_grid_enumerates_every_combination_in_row_major_order():
 
 
 def test_the_default_grid_is_a_cpu_sized_data_set():
-    assert math.prod(data.SPRITE_SIZES) == 11_520
+    assert math.prod(sprites.SIZES) == 11_520
 
 
 def test_every_factor_changes_the_image():
@@ -85,39 +85,39 @@ def test_every_factor_changes_the_image():
     for k in range(5):
         other = base.clone()
         other[k] += 1
-        a, b = data.render_sprites(torch.stack([base, other]))
-        assert (a - b).abs().max() > 0.5, f"factor {data.SPRITE_NAMES[k]} does not change the image"
+        a, b = sprites.render(torch.stack([base, other]))
+        assert (a - b).abs().max() > 0.5, f"factor {sprites.NAMES[k]} does not change the image"
 
 
 def test_every_orientation_level_gives_a_different_image():
     # orientations span one symmetry period per shape, so no two levels look the same
     factors = torch.tensor([[s, 5, k, 4, 4] for s in range(3) for k in range(10)])
-    x = data.render_sprites(factors).view(3, 10, -1)
+    x = sprites.render(factors).view(3, 10, -1)
     gaps = (x[:, :, None] - x[:, None]).abs().amax(-1) + torch.eye(10)
     assert gaps.min() > 0.05
 
 
 def test_antialiasing_gives_grey_edges_and_exact_areas():
-    x = data.sprites(200, seed=2).x
+    x = sprites.make(200, seed=2).x
     grey = ((x > 0.02) & (x < 0.98)).float().mean()
     assert grey > 0.02, "no intermediate grey values: edges are not antialiased"
-    hard = data.sprites(200, seed=2, supersample=1).x
+    hard = sprites.make(200, seed=2, supersample=1).x
     assert set(hard.unique().tolist()) == {0.0, 1.0}
     # ink equals the area of the shape: square of circumradius r is 2 r^2, ellipse pi r^2 / 2
     r = 8.0  # scale 1 at 32 x 32
-    square, ellipse = data.render_sprites(torch.tensor([[0, 5, 3, 4, 4], [1, 5, 3, 4, 4]]))
+    square, ellipse = sprites.render(torch.tensor([[0, 5, 3, 4, 4], [1, 5, 3, 4, 4]]))
     assert square.sum().item() == pytest.approx(2 * r ** 2, rel=0.01)
     assert ellipse.sum().item() == pytest.approx(math.pi * r ** 2 / 2, rel=0.01)
 
 
 def test_sprites_stay_inside_the_canvas():
-    g = data.sprites(None, grid=True, sizes=(3, 2, 10, 2, 2))  # extreme scales and positions
+    g = sprites.make(None, grid=True, sizes=(3, 2, 10, 2, 2))  # extreme scales and positions
     border = torch.cat([g.x[..., 0, :], g.x[..., -1, :], g.x[..., :, 0], g.x[..., :, -1]], -1)
     assert border.max() == 0
 
 
 def test_heart_is_a_heart():
-    square, ellipse, heart = data.render_sprites(torch.tensor([[s, 5, 0, 4, 4] for s in range(3)]))[:, 0]
+    square, ellipse, heart = sprites.render(torch.tensor([[s, 5, 0, 4, 4] for s in range(3)]))[:, 0]
     assert (heart - ellipse).abs().sum() > 20 and (heart - square).abs().sum() > 20
     centred = heart[:, 2:]  # x level 4 puts the centre at column 17, the middle of columns 2..31
     assert torch.equal(centred, centred.flip(-1)), "an upright heart is mirror symmetric"
@@ -143,13 +143,13 @@ def test_heart_is_a_heart():
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
-        data.sprites(**kwargs)
+        sprites.make(**kwargs)
 
 
 def test_render_rejects_bad_factors():
     with pytest.raises(ValueError, match=r"shape \(\*, 5\)"):
-        data.render_sprites(torch.zeros(3, 4, dtype=torch.int64))
+        sprites.render(torch.zeros(3, 4, dtype=torch.int64))
     with pytest.raises(ValueError, match="indices in"):
-        data.render_sprites(torch.tensor([[0, 6, 0, 0, 0]]))
+        sprites.render(torch.tensor([[0, 6, 0, 0, 0]]))
     with pytest.raises(TypeError, match="integer tensor"):
-        data.render_sprites(torch.zeros(2, 5))
+        sprites.render(torch.zeros(2, 5))

@@ -146,7 +146,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(f"[vae-course] {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("[vae-course] interrupted (Ctrl-C): no partial file was kept; run the command again to resume",
+        print("[vae-course] interrupted (Ctrl-C): no half-downloaded file was kept; run the command again",
               file=sys.stderr)
         return 130
     print(f"[vae-course] MNIST is in {root / 'MNIST' / 'raw'}; the notebooks now use it "

@@ -92,7 +92,7 @@ def factor_report(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, n_sa
 @torch.no_grad()
 def sprites_scores(model: nn.Module, sprites, n_samples: int = 10_000) -> dict[str, float]:
     """The numbers every sprites comparison prints for one model, on the whole data set
-    ``sprites`` (a ``data.Sprites``): "mig_chen", "mig_chen_no_shape", "mig_binned" (see
+    ``sprites`` (a ``sprites.Sprites``): "mig_chen", "mig_chen_no_shape", "mig_binned" (see
     ``factor_report``), "rate" E KL(q(z|x) || p(z)) and "distortion" -E log p(x|z) in nats, and
     "share <factor>", the share of each factor's information held by its best latent."""
     with torch.random.fork_rng():  # the same posterior samples every call: the same model, the same numbers
