@@ -14,16 +14,15 @@ that its Cholesky factor exists even when the codes are (nearly) degenerate.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from vae_course import validate
+from vae_course.objectives import LOG_2PI
 
 KINDS = ("diagonal", "full", "mixture")
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ import math
 import torch
 
 from vae_course import validate
-
-LOG_2PI = math.log(2 * math.pi)
+from vae_course.objectives import LOG_2PI
 
 
 def _cholesky(name: str, cov: torch.Tensor) -> torch.Tensor:
