@@ -193,7 +193,7 @@ def test_hierarchical_split_matches_loops_and_adds_up_to_the_tc(tiny, estimator)
 
 def test_hierarchical_extremes(tiny):
     z, mu, logvar = tiny
-    tc = E.kl_decomposition(z, mu, logvar, N, "mws", reduction="none")["tc"]
+    tc = E.kl_decomposition(z, mu, logvar, N, reduction="none")["tc"]  # both default to MSS
     singletons = E.hierarchical_tc(z, mu, logvar, N, [[0], [1], [2]], reduction="none")
     one_group = E.hierarchical_tc(z, mu, logvar, N, [[0, 1, 2]], reduction="none")
     torch.testing.assert_close(singletons["between"], tc)

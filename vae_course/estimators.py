@@ -244,7 +244,7 @@ def check_groups(groups: object, latent_dim: int) -> list[list[int]]:
 
 
 def hierarchical_tc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size: int,
-                    groups: list[list[int]], estimator: str = "mws",
+                    groups: list[list[int]], estimator: str = "mss",
                     reduction: str = "mean") -> dict[str, torch.Tensor]:
     """The hierarchical split of the latent KL (Esmaeili et al. 2019, HFVAE) on a minibatch,
     for ``groups`` a list of index lists partitioning the D latent dimensions:
