@@ -5,7 +5,7 @@ same MLP VAE trained on the same data with the same optimiser for the same numbe
 only the loss differs. The choices, measured in ``benchmarks/mig_table.py`` and explained in
 notebook 08:
 
-- the whole factorial set (``data.sprites(None, grid=True)``, 11,520 images): every factor
+- the whole factorial set (``sprites.make(None, grid=True)``, 11,520 images): every factor
   combination once, so the factors are exactly independent and uniform, as the MIG assumes;
 - batches of 256: the minibatch estimators of q(z) (notebook 09) improve with the batch size M;
 - Adam at a constant learning rate, a linear KL warm-up over the first fifth of training.
@@ -21,14 +21,12 @@ import ast
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from vae_course import config, data, losses, models, train, validate
+from vae_course import config, files, losses, models, sprites, train, validate
 from vae_course.train import History, LossFn
 
 METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE")
@@ -60,9 +58,9 @@ def sprites_recipe() -> SpritesRecipe:
     return SpritesRecipe(steps=config.pick(4000, 60))
 
 
-def sprites_data() -> data.Sprites:
+def sprites_data() -> sprites.Sprites:
     """The data every recipe trains on: the whole factorial set of sprites (11,520 images)."""
-    return data.sprites(None, grid=True)
+    return sprites.make(None, grid=True)
 
 
 def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float, gamma: float = 1.0) -> LossFn:
@@ -116,19 +114,6 @@ def cache_path(method: str, beta: float, seed: int, key: str) -> Path:
     return config.cache_dir() / "models" / name
 
 
-def _save_atomically(path: Path, payload: dict) -> None:
-    """torch.save to a temporary file beside ``path``, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".pt")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _load(path: Path, key: str, model: torch.nn.Module) -> dict | None:
     """The cached payload of ``key`` loaded into ``model``, or None when missing, stale or unreadable."""
     try:
@@ -165,6 +150,7 @@ def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 
                         seed=seed, desc=f"{method} beta={beta:g} seed {seed}", progress=progress)
     seconds = time.perf_counter() - start
     if cache and not history.interrupted:
-        _save_atomically(path, {"key": key, "state_dict": model.state_dict(), "seconds": seconds,
-                                "history": history.to_dict()})
+        payload = {"key": key, "state_dict": model.state_dict(), "seconds": seconds, "history": history.to_dict()}
+        with files.atomic_path(path) as partial:  # a half-written model would load as garbage
+            torch.save(payload, partial)
     return model, history, {"seconds": seconds, "cached": False}
