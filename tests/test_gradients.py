@@ -65,6 +65,22 @@ def test_pathwise_variance_is_lower():
             assert (p.var(0) < s.var(0)).all()
 
 
+def test_bounded_f_bounds_the_score_variance_and_a_wiggly_f_reverses_the_ranking():
+    # |f| <= 1: Var[f(z) (z - mu) / sigma^2] <= E[(z - mu)^2] / sigma^4 = 1 / sigma^2. For
+    # f = cos(w z) the pathwise estimate -w sin(w z) has the closed-form variance below.
+    w, mu = 5.0, torch.tensor(2.0, dtype=F64)
+    wiggly = lambda z: torch.cos(w * z)  # noqa: E731
+    for s in (1.0, 0.5):
+        sigma = torch.tensor(s, dtype=F64)
+        score_mu, _ = score_function_grad(wiggly, mu, sigma, N, generator=gen(11))
+        path_mu, _ = pathwise_grad(wiggly, mu, sigma, N, generator=gen(12))
+        second = w ** 2 * (1 - math.cos(2 * w * 2.0) * math.exp(-2 * w ** 2 * s ** 2)) / 2
+        mean = -w * math.exp(-(w * s) ** 2 / 2) * math.sin(w * 2.0)
+        assert score_mu.var().item() <= 1 / s ** 2
+        assert path_mu.var().item() == pytest.approx(second - mean ** 2, rel=0.03)
+        assert path_mu.var().item() > 3 * score_mu.var().item()
+
+
 def test_score_function_of_a_constant_has_mean_zero():
     g_mu, g_sigma = score_function_grad(lambda z: torch.ones(len(z), dtype=F64), MU, SIGMA, N, generator=gen(6))
     for g in (g_mu, g_sigma):

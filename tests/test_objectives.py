@@ -190,6 +190,16 @@ def test_iwae_bound_never_decreases_with_k_on_average():
     assert bounds == sorted(bounds) and bounds[-1] < 0.5  # log E[w] = 1/2 for log w ~ N(0, 1)
 
 
+def test_iwae_bound_is_one_draw_whose_mean_is_the_bound():
+    # log w ~ N(0, 1) stands for log p(x, z) - log q(z|x): log p(x) = log E[w] = 1/2. One draw of
+    # log (1/K) sum_k w_k can exceed log p(x); its expectation, the bound L_K, cannot (the mean of
+    # 4,000 draws estimates it).
+    log_w = torch.randn(4000, 8, generator=gen(10), dtype=F64)
+    draws = iwae_bound(log_w, dim=1)
+    assert draws.shape == (4000,) and (draws > 0.5).any()
+    assert draws.mean().item() < 0.5
+
+
 def test_mse_per_example_matches_a_loop():
     x_hat, x = torch.randn(2, 3, 1, 2, 2, generator=gen(9)).unbind(0)
     loop = torch.tensor([sum((a - b) ** 2 for a, b in zip(x_hat[i].flatten().tolist(), x[i].flatten().tolist())) / 4

@@ -158,6 +158,22 @@ def test_linear_autoencoder_finds_the_pca_subspace_but_not_its_basis():
     assert not torch.allclose(w.T @ w, torch.eye(2), atol=0.05)  # the basis is not orthonormal
 
 
+def test_linear_autoencoder_reaches_pca_when_constant_pixels_make_the_covariance_singular():
+    # Baldi and Hornik's theorem assumes an invertible covariance; the digits have constant
+    # pixels. The loss is flat along them, and gradient descent still reaches PCA's optimum.
+    torch.manual_seed(0)
+    x = torch.cat([_data(n=300), torch.zeros(300, 2, dtype=torch.float64)], 1).float()
+    centred = (x - x.mean(0)).double()
+    assert torch.linalg.matrix_rank(centred.T @ centred) == 6 < x.shape[1]
+    model = pca.LinearAutoencoder(8, 2)
+    train.fit(model, pca.reconstruction_loss, x, steps=300, batch_size=300, lr=0.1,
+              lr_schedule="cosine", progress=False)
+    fitted = pca.fit_pca(x, 2)
+    assert pca.principal_angles(fitted.components.T, model.W_d.detach()).max() < 2.0
+    pca_error = (pca.pca_reconstruct(fitted, x) - x).pow(2).mean()
+    assert pca.reconstruction_loss(model, x, 0)[0].detach() < 1.02 * pca_error
+
+
 def test_to_images_maps_zero_to_grey_and_keeps_the_sign():
     v = torch.tensor([[1.0, -2.0, 0.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
     images = pca.to_images(v, (1, 2, 2))

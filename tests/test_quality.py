@@ -85,3 +85,93 @@ def test_training_is_deterministic_for_a_seed_and_leaves_the_global_rng_alone(di
 def test_bad_input_is_rejected(classifier, call, error, match):
     with pytest.raises(error, match=match):
         call(classifier)
+
+
+def _stroke(shear: float, thickness: int = 1, length: int = 6) -> torch.Tensor:
+    """A vertical stroke (1, 1, 8, 8) whose column moves by ``shear`` per row going up."""
+    x = torch.zeros(1, 1, 8, 8)
+    for row in range(1, 1 + length):
+        col = round(3 + shear * (1 + length / 2 - row))
+        x[0, 0, row, col:col + thickness] = 1.0
+    return x
+
+
+def test_style_features_follow_their_formulas():
+    x = torch.rand(6, 1, 5, 4, generator=torch.Generator().manual_seed(4))
+    got = quality.style_features(x)
+    for i in range(len(x)):
+        w = x[i, 0].double()
+        m = w.sum()
+        r0 = sum(w[r, c] * r for r in range(5) for c in range(4)) / m
+        c0 = sum(w[r, c] * c for r in range(5) for c in range(4)) / m
+        v = {k: sum(w[r, c] * f(r, c) for r in range(5) for c in range(4)) / m for k, f in {
+            "rr": lambda r, c: (r - r0) ** 2, "cc": lambda r, c: (c - c0) ** 2,
+            "rc": lambda r, c: (r - r0) * (c - c0)}.items()}
+        expected = [-v["rc"] / v["rr"], m / 20, (v["rr"] + v["cc"]).sqrt()]
+        torch.testing.assert_close(got[i], torch.stack(expected))
+
+
+def test_style_features_read_slant_ink_and_size():
+    upright, leaning_right, leaning_left = _stroke(0.0), _stroke(0.5), _stroke(-0.5)
+    slant = quality.style_features(torch.cat([upright, leaning_right, leaning_left]))[:, 0]
+    assert slant[0] == 0 and slant[1] > 0.3 and slant[2] < -0.3
+    thin, thick = quality.style_features(torch.cat([_stroke(0.0), _stroke(0.0, thickness=2)]))
+    assert thick[1] == 2 * thin[1]
+    short, long = quality.style_features(torch.cat([_stroke(0.0, length=3),
+                                                    _stroke(0.0, length=6)]))
+    assert long[2] > short[2]
+
+
+def test_style_correlation_is_one_for_a_copy_and_near_zero_for_unrelated_images(digits):
+    _, test = digits
+    g = torch.Generator().manual_seed(5)
+    same = quality.style_correlation(test.x, test.y, test.x, test.y)
+    assert same == pytest.approx({"slant": 1.0, "ink": 1.0, "size": 1.0})
+    # the same images under other class labels: centring per class changes, correlation stays high
+    relabelled = quality.style_correlation(test.x, test.y, test.x, (test.y + 1) % 10)
+    assert relabelled == pytest.approx(same)
+    shuffled = torch.randperm(len(test.x), generator=g)
+    unrelated = quality.style_correlation(test.x, test.y, test.x[shuffled], test.y[shuffled])
+    assert all(abs(r) < 0.15 for r in unrelated.values())   # 360 pairs: sd of r about 0.05
+
+
+def test_style_correlation_measures_deviations_from_each_class_mean():
+    # class 1 is all darker than class 0, in the inputs and in the re-drawn images: the raw ink
+    # correlates strongly across the pairs, the ink relative to each class mean does not
+    g = torch.Generator().manual_seed(6)
+    y = torch.arange(200) % 2
+    x, x_new = (torch.rand(200, 1, 8, 8, generator=g) * 0.5 + 0.5 * y.view(-1, 1, 1, 1)
+                for _ in range(2))
+    ink, ink_new = quality.style_features(x)[:, 1], quality.style_features(x_new)[:, 1]
+    assert torch.corrcoef(torch.stack([ink, ink_new]))[0, 1] > 0.9
+
+    def within(f):
+        return f - torch.stack([f[y == c].mean() for c in (0, 1)])[y]
+
+    expected = torch.corrcoef(torch.stack([within(ink), within(ink_new)]))[0, 1]
+    r = quality.style_correlation(x, y, x_new, y)["ink"]
+    assert r == pytest.approx(expected.item()) and abs(r) < 0.2
+
+
+def _pair(x_new=None, y_new=None):
+    """Three images, each its own class, and their re-drawn versions (defaults: random)."""
+    g = torch.Generator().manual_seed(7)
+    x = torch.rand(3, 1, 8, 8, generator=g)
+    return (x, torch.arange(3), torch.rand(3, 1, 8, 8, generator=g) if x_new is None else x_new,
+            torch.arange(3) if y_new is None else y_new)
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: quality.style_features(torch.zeros(2, 1, 8, 8)), ValueError, "image 0 is all 0"),
+    (lambda: quality.style_features(torch.rand(2, 8, 8)), ValueError, "x must have 4 dimensions"),
+    (lambda: quality.style_correlation(*_pair(x_new=torch.rand(2, 1, 8, 8))), ValueError,
+     r"x_new must have shape \(3, 1, 8, 8\)"),
+    (lambda: quality.style_correlation(*_pair(y_new=torch.zeros(3))), TypeError,
+     "y_new must be int64"),
+    (lambda: quality.style_correlation(*_pair(y_new=torch.tensor([0, 1, -1]))), ValueError,
+     r"y_new must hold class labels 0, 1, 2, ..., got values in \[-1, 1\]"),
+    (lambda: quality.style_correlation(*_pair()), ValueError, "does not vary within the classes"),
+])
+def test_style_helpers_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -70,19 +70,12 @@ def cmd_setup(_: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
+    from vae_course.lab import lab_command  # the command the browser tests also start
     python = ensure_environment()
-    # Put this environment's kernelspecs first, so that a user-level "python3" kernel
-    # (another Python, without the course's packages) cannot shadow it.
-    prefix = subprocess.check_output([str(python), "-c", "import sys; print(sys.prefix)"], text=True).strip()
-    jupyter_path = os.pathsep.join([str(Path(prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
-    extra = list(args.rest)
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
-        # JupyterLab refuses to start as root (as in many containers) without this flag.
+    argv, env = lab_command(python, REPO, list(args.rest))
+    if "--allow-root" in argv and "--allow-root" not in args.rest:
         print("[vae-course] running as root: passing --allow-root to JupyterLab")
-        extra.append("--allow-root")
-    from vae_course.lab import OPTIONS  # course notebooks are saved without outputs
-    return _run(python, ["-m", "jupyter", "lab", "notebooks/00_welcome.ipynb", *OPTIONS, *extra],
-                env={"JUPYTER_PATH": jupyter_path})
+    return _run(python, argv[1:], env=env)
 
 
 def cmd_test(args: argparse.Namespace) -> int:

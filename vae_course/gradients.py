@@ -4,10 +4,13 @@ Two unbiased Monte Carlo estimators, each returning one estimate per sample so t
 means, standard errors and variances can be compared:
 
 - score function (REINFORCE; Williams 1992): f(z) d/dtheta log q_theta(z), z ~ q_theta.
-  Needs only values of f, but its variance grows with f's scale.
+  Needs only values of f, but its variance grows with f's scale: for |f| <= 1 the variance
+  of the mu estimate is at most E[(z - mu)^2] / sigma^4 = 1 / sigma^2.
 - pathwise (reparameterization; Kingma and Welling 2014, Rezende et al. 2014): write
   z = mu + sigma * eps with eps ~ N(0, I), then d/dtheta f(mu + sigma * eps).
-  Needs f to be differentiable, and usually has far lower variance.
+  Needs f to be differentiable. Its mu estimate f'(z) has variance at most L^2 for an
+  L-Lipschitz f, so it often has far lower variance, but not always: for f = cos(omega z)
+  the variance is about omega^2 / 2 and the score function wins (Mohamed et al. 2020).
 
 ``f`` maps a batch of samples z (n, *shape) to one value per sample, (n,), and must treat
 the samples independently (row i of the output depends only on z[i]).

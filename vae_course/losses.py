@@ -133,10 +133,16 @@ def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> 
 
 
 def conditional_elbo_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-example terms of the conditional ELBO (Sohn et al. 2015), a lower bound on log p(x | y):
+    """Per-example terms of the conditional ELBO, a lower bound on log p(x | y):
 
     rec = log p_theta(x | z, y), kl = KL(q_phi(z | x, y) || N(0, I)), elbo = rec - kl, each (B,),
     for x (B, C, H, W) and labels y (B,). ``model`` is a ``models.ConditionalVAE``.
+
+    The prior is the fixed N(0, I), the same for every y. Sohn et al. 2015 learn a conditional
+    prior p_theta(z | y) (a prior network; p(z | x) in their notation, where x is what they
+    condition on) and note that it can be relaxed to a prior independent of y, as in M2 of
+    Kingma et al. 2014, whose bound for a labelled pair is this ELBO + log p(y). This is that
+    relaxation: with p_theta(z | y) the KL term would be KL(q_phi(z | x, y) || p_theta(z | y)).
     """
     validate.not_empty("x", validate.tensor("x", x, ndim=4))
     x_params, mu, logvar, _ = model(x, y)

@@ -121,11 +121,15 @@ def kl_normal_std(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def iwae_bound(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    """The importance-weighted bound log (1/K) sum_k exp(log w_k) over ``dim`` (Burda et al. 2016),
-    computed with log-sum-exp so that large |log w| neither overflows nor underflows.
+    """log (1/K) sum_k exp(log w_k) over ``dim``, computed with log-sum-exp so that large
+    |log w| neither overflows nor underflows.
 
-    ``log_w`` holds K >= 1 values of log p(x, z_k) - log q(z_k | x) along ``dim``; that
-    dimension is removed from the result.
+    ``log_w`` holds K >= 1 values of log p(x, z_k) - log q(z_k | x) along ``dim``, with
+    z_1..z_K ~ q(z | x) drawn independently; that dimension is removed from the result. The
+    result is one draw of a random variable: its expectation over the draws is the
+    importance-weighted bound L_K = E[log (1/K) sum_k w_k] <= log p(x) (Burda et al. 2016),
+    so average it over draws (or over data points) to estimate L_K. A single draw can lie
+    above log p(x); K = 1 gives one draw of the ELBO's integrand.
     """
     validate.tensor("log_w", log_w, ndim=range(1, 6))
     if not isinstance(dim, int) or isinstance(dim, bool):

@@ -7,7 +7,11 @@ P = C*H*W and reshaped back); k is the number of components.
   right singular vectors of X - mean. By the Eckart-Young theorem (Eckart and Young 1936)
   projecting on them gives the smallest squared reconstruction error of any rank-k map.
 - A linear autoencoder trained on the squared error finds the same *subspace*, but not the
-  same basis (Baldi and Hornik 1989).
+  same basis. Baldi and Hornik (1989): for centred data whose covariance is invertible with
+  distinct eigenvalues, every local minimum of the squared error is global (W_d W_e is the
+  projection onto the top-k subspace) and every other critical point is a saddle. Data with
+  constant pixels (the digits) have a singular covariance: the theorem does not apply as stated,
+  although Eckart-Young still names the global minimum.
 - Principal angles (Bjorck and Golub 1973) measure how far apart two subspaces are.
 """
 from __future__ import annotations
@@ -109,10 +113,12 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor, degrees: bool = True) -> 
 class LinearAutoencoder(nn.Module):
     """A linear autoencoder with a shared bias b: z = W_e (x - b), x_hat = W_d z + b.
 
-    No nonlinearity: x_hat = W_d W_e (x - b) + b is an affine map of rank <= k. Trained on the
-    squared error, its decoder columns span the top-k PCA subspace at the optimum, but W_d
-    is any basis of it (Baldi and Hornik 1989). Inputs (N, P) or images (N, C, H, W) with
-    C*H*W = P; the output has the shape of the input.
+    No nonlinearity: x_hat = W_d W_e (x - b) + b is an affine map of rank <= k. At a global
+    minimum of the squared error its decoder columns span the top-k PCA subspace, but W_d is
+    any basis of it, not necessarily orthonormal or ordered by variance. That gradient descent
+    gets there needs Baldi and Hornik's (1989) conditions (invertible covariance, distinct
+    eigenvalues: no bad local minima, only saddles) or a check. Inputs (N, P) or images
+    (N, C, H, W) with C*H*W = P; the output has the shape of the input.
     """
 
     def __init__(self, P: int, k: int):

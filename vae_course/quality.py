@@ -15,6 +15,11 @@ Both are simple relatives of the Inception Score (Salimans et al. 2016), which c
 same two ingredients (confident per-sample predictions, spread-out predicted classes) in one
 number; two separate, readable numbers suit a course better. Used by notebooks 04, 07, 11, 12:
 the same ``train_classifier(x, y, seed=0)`` gives the same classifier everywhere.
+
+A third question, for a model that re-draws an input as another class (notebook 11): does the
+new image keep the input's handwriting? ``style_features`` measures three features from an
+image's moments (slant, ink, size) and ``style_correlation`` how strongly a re-drawn image's
+features follow its input's, each taken relative to its own class (0: no relation, 1: all).
 """
 from __future__ import annotations
 
@@ -50,15 +55,15 @@ def _n_classes(classifier: nn.Module) -> int:
     return linear[-1].out_features
 
 
-def _labels(y: torch.Tensor, n: int, n_classes: int | None = None) -> torch.Tensor:
+def _labels(y: torch.Tensor, n: int, n_classes: int | None = None, name: str = "y") -> torch.Tensor:
     """int64 labels (n,) in [0, n_classes) (only >= 0 when n_classes is None)."""
-    validate.tensor("y", y, shape=(n,), floating=False)
+    validate.tensor(name, y, shape=(n,), floating=False)
     if y.dtype != torch.int64:
-        raise TypeError(f"y must be int64 class labels, got dtype {y.dtype}")
+        raise TypeError(f"{name} must be int64 class labels, got dtype {y.dtype}")
     low, high = int(y.min()), int(y.max())
     if low < 0 or (n_classes is not None and high >= n_classes):
         allowed = f"[0, {n_classes}) (the classifier's {n_classes} classes)" if n_classes else "0, 1, 2, ..."
-        raise ValueError(f"y must hold class labels {allowed}, got values in [{low}, {high}]")
+        raise ValueError(f"{name} must hold class labels {allowed}, got values in [{low}, {high}]")
     return y
 
 
@@ -153,3 +158,72 @@ def sample_quality(classifier: nn.Module, samples: torch.Tensor, n_classes: int 
     return {"confidence": probs.max(1).values.mean().item(),
             "coverage": int((counts >= min_fraction * len(samples)).sum()),
             "class_counts": counts}
+
+
+STYLE_FEATURES = ("slant", "ink", "size")
+
+
+def style_features(x: torch.Tensor) -> torch.Tensor:
+    """Three handwriting features of each grey image x (N, 1, H, W) in [0, 1]: (N, 3) float64.
+
+    With ink weights w_rc = x_rc (row r from the top, column c from the left), m = sum_rc w_rc,
+    the centroid (r0, c0) and the second moments, e.g. v_rc = (1/m) sum_rc w_rc (r - r0)(c - c0):
+    - slant = -v_rc / v_rr: columns moved to the right per row going up (0 upright, > 0 leaning
+      right), the shear that moment-based deskewing removes (second-order moments, Hu 1962);
+    - ink = m / (H W): the mean grey level, more for thicker (or larger) strokes;
+    - size = sqrt(v_rr + v_cc): the ink's spread around its centroid, in pixels.
+    An image without ink has none of them (``ValueError``).
+    """
+    validate.not_empty("x", _images("x", x))
+    w = x[:, 0].double()
+    m = w.sum((1, 2))
+    if (m == 0).any():
+        first = int((m == 0).nonzero()[0])
+        raise ValueError(f"x must have some ink in every image: image {first} is all 0")
+    height, width = w.shape[1:]
+    r = torch.arange(height, dtype=w.dtype).view(1, -1, 1)
+    c = torch.arange(width, dtype=w.dtype).view(1, 1, -1)
+
+    def moment(f: torch.Tensor) -> torch.Tensor:
+        return (w * f).sum((1, 2)) / m
+
+    dr, dc = r - moment(r).view(-1, 1, 1), c - moment(c).view(-1, 1, 1)
+    v_rr, v_cc, v_rc = moment(dr * dr), moment(dc * dc), moment(dr * dc)
+    slant = -v_rc / v_rr.clamp_min(1e-12)
+    return torch.stack([slant, m / (height * width), (v_rr + v_cc).sqrt()], 1)
+
+
+def _within_class(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """f (N, F) minus the mean of f over the rows of the same class y (N,)."""
+    sums = torch.zeros(int(y.max()) + 1, f.shape[1], dtype=f.dtype).index_add_(0, y, f)
+    counts = torch.bincount(y, minlength=len(sums)).to(f.dtype).unsqueeze(1)
+    return f - (sums / counts.clamp_min(1))[y]
+
+
+def style_correlation(x: torch.Tensor, y: torch.Tensor, x_new: torch.Tensor,
+                      y_new: torch.Tensor) -> dict[str, float]:
+    """How much of each input's handwriting its re-drawn image keeps: for each feature of
+    ``style_features``, the Pearson correlation over the pairs i of
+
+        a_i = f(x_i) - mean_{j: y_j = y_i} f(x_j),
+        b_i = f(x_new_i) - mean_{j: y_new_j = y_new_i} f(x_new_j),
+
+    each image's feature relative to the mean of its own class (so that a 1 being thinner than
+    an 8 counts for nothing). x, x_new: grey images (N, 1, H, W); y, y_new: int64 labels (N,),
+    the class of each input and the class it was re-drawn as. 1: the re-drawn images order the
+    inputs' styles exactly; 0: no relation (e.g. x_new drawn whatever x is). Returns a dict
+    {feature name: correlation}.
+    """
+    n = len(validate.not_empty("x", _images("x", x)))
+    validate.tensor("x_new", _images("x_new", x_new), shape=(n, *x.shape[1:]))
+    _labels(y, n)
+    _labels(y_new, n, name="y_new")
+    a = _within_class(style_features(x), y)
+    b = _within_class(style_features(x_new), y_new)
+    a, b = a - a.mean(0), b - b.mean(0)
+    scale = a.norm(dim=0) * b.norm(dim=0)
+    if (scale == 0).any():
+        name = STYLE_FEATURES[int((scale == 0).nonzero()[0])]
+        raise ValueError(f"the {name} of x or x_new does not vary within the classes: "
+                         "no correlation to measure")
+    return dict(zip(STYLE_FEATURES, ((a * b).sum(0) / scale).tolist()))
