@@ -31,7 +31,7 @@ import time
 
 import torch
 
-from vae_course import config, data, losses, models, train
+from vae_course import config, data, diagnostics, losses, models, train
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,7 +65,7 @@ def evaluate(model: models.VAE, x_test: torch.Tensor, n_iwae: int, seed: int) ->
     """(test ELBO, IWAE K=100 NLL on the first n_iwae test images), both in nats per image."""
     gen = torch.Generator().manual_seed(seed)
     elbo = torch.cat([losses.elbo_terms(model, xb)["elbo"] for xb in x_test.split(1000)]).mean()
-    nll = -torch.cat([losses.iwae_estimate(model, xb, K=100, generator=gen)
+    nll = -torch.cat([diagnostics.iwae_estimate(model, xb, K=100, generator=gen)
                       for xb in x_test[:n_iwae].split(500)]).mean()
     return float(elbo), float(nll)
 

@@ -156,7 +156,7 @@ def _small_vae():
 
 def test_encode_all_matches_one_big_batch():
     model, x = _small_vae()
-    mu, logvar = disentangle.encode_all(model, x, batch_size=3)
+    mu, logvar = models.encode_all(model, x, batch_size=3)
     with torch.no_grad():
         mu_ref, logvar_ref = model.encode(x)
     assert torch.allclose(mu, mu_ref, atol=1e-6) and torch.allclose(logvar, logvar_ref, atol=1e-6)
@@ -199,7 +199,7 @@ def test_model_mig_scores_the_posterior_means():
     from vae_course import metrics
     model, x = _small_vae()
     factors = torch.randint(3, (10, 2), generator=torch.Generator().manual_seed(0))
-    mu, _ = disentangle.encode_all(model, x)
+    mu, _ = models.encode_all(model, x)
     assert disentangle.model_mig(model, x, factors, n_bins=4) == metrics.mig(mu.numpy(), factors.numpy(), n_bins=4)
     with pytest.raises(ValueError, match="factors"):
         disentangle.model_mig(model, x, factors[:5])
@@ -276,10 +276,10 @@ def test_mean_and_spread_and_the_matched_distortion_verdict():
 def test_encode_all_names_float64_data_and_autoencoders():
     model, x = _small_vae()
     with pytest.raises(TypeError, match=r"x has dtype torch.float64 .* x.float\(\)"):
-        disentangle.encode_all(model, x.double())
+        models.encode_all(model, x.double())
     ae = models.Autoencoder.build("mlp", (1, 8, 8), 4)
     with pytest.raises(TypeError, match="must give a posterior \\(mu, logvar\\)"):
-        disentangle.encode_all(ae, x)
+        models.encode_all(ae, x)
 
 
 def test_sprites_scores_are_reproducible_and_in_range():

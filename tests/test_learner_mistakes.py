@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae_course import config, density, linear_gaussian, losses, models, plots, quality, train, validate
+from vae_course import config, density, diagnostics, linear_gaussian, losses, models, plots, quality, train, validate
 
 torch.manual_seed(0)
 VAE = models.VAE.build("mlp", (1, 4, 4), 2, hidden=(8,))
@@ -37,9 +37,9 @@ CASES = [
      r"call it: losses.beta_tcvae_loss\(\)"),
     ("factory called like a loss", lambda: losses.vae_loss(VAE, X, 0), TypeError, r"call it: loss_fn = losses.vae_loss\(\)"),
     # an autoencoder where a VAE is needed
-    ("AE in kl_per_dimension", lambda: losses.kl_per_dimension(AE, X), TypeError, r"model must be a VAE .*got Autoencoder"),
-    ("AE in active_units", lambda: losses.active_units(AE, X), TypeError, r"model must be a VAE"),
-    ("AE in iwae_estimate", lambda: losses.iwae_estimate(AE, X, 5), TypeError, r"model must be a VAE"),
+    ("AE in kl_per_dimension", lambda: diagnostics.kl_per_dimension(AE, X), TypeError, r"model must be a VAE .*got Autoencoder"),
+    ("AE in active_units", lambda: diagnostics.active_units(AE, X), TypeError, r"model must be a VAE"),
+    ("AE in iwae_estimate", lambda: diagnostics.iwae_estimate(AE, X, 5), TypeError, r"model must be a VAE"),
     ("AE in vae_loss", lambda: losses.vae_loss()(AE, X, 0), TypeError, r"model must be a VAE"),
     # labels and ranges in quality
     ("labels 1..10", lambda: quality.classifier_accuracy(_tiny_classifier(), X, torch.arange(1, 7) + 4), ValueError,
@@ -53,7 +53,7 @@ CASES = [
     ("a NaN image", lambda: quality.sample_quality(_tiny_classifier(), X.masked_fill(X > 0.9, math.nan)), ValueError,
      r"samples must be finite"),
     # non-finite inputs where a NaN would become a plausible number
-    ("NaN pixel in active_units", lambda: losses.active_units(VAE, X.masked_fill(X > 0.95, math.nan)), ValueError,
+    ("NaN pixel in active_units", lambda: diagnostics.active_units(VAE, X.masked_fill(X > 0.95, math.nan)), ValueError,
      r"x must be finite, but \d+ of 96 entries are NaN or inf"),
     ("NaN codes in fit_density", lambda: density.fit_density(torch.tensor([[0.0, 1.0], [math.nan, 2.0], [1.0, 0.0]]),
                                                               "full"), ValueError, r"z must be finite, .*index \[1, 0\]"),

@@ -85,3 +85,25 @@ def test_exercise_hints_point_at_existing_sections(path):
     for solution in (REPO / "solutions").glob(f"ex{path.name[:2]}_*.py"):
         for hint in re.findall(r'# BEGIN SOLUTION .*section "([^"]+)"', solution.read_text()):
             assert hint in headings, f"{solution.name} points at section {hint!r}, not a heading of {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_a_slide(path):
+    """Code lines wrap on a 1280x800 slide past about 110 characters: keep them within 100."""
+    wide = [line for cell in load(path)["cells"] if cell["cell_type"] == "code"
+            for line in source(cell).splitlines() if len(line) > 100]
+    assert not wide, f"{path.name}: {len(wide)} code lines over 100 characters, e.g. {wide[0]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_ends_with_references_a_learner_can_follow(path):
+    """The last markdown cells hold a References section whose entries carry a link."""
+    cells = [source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+    at = [i for i, text in enumerate(cells) if re.search(r"^#+\s*References", text, re.M)]
+    assert at, f"{path.name} has no References section"
+    refs = "\n".join(cells[at[-1]:])
+    refs = refs[re.search(r"^#+\s*References", refs, re.M).end():]
+    entries = [line for line in refs.splitlines() if re.match(r"\s*([-*]|\d+\.)\s", line)]
+    assert entries, f"{path.name}: the References section lists no entries"
+    for entry in entries:
+        assert re.search(r"https?://|doi\.org|arxiv\.org", entry), f"{path.name}: a reference without a link: {entry}"

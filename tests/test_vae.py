@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from vae_course import losses, models, objectives
+from vae_course import diagnostics, losses, models, objectives
 
 
 def tiny_vae(image_shape=(1, 2, 2), latent_dim=1, likelihood="bernoulli", sigma2=None, seed=0):
@@ -32,8 +32,8 @@ def test_shapes(kind, likelihood):
     assert model.reconstruct(x).shape == x.shape
     terms = losses.elbo_terms(model, x)
     assert all(terms[k].shape == (5,) for k in ("rec", "kl", "elbo"))
-    assert losses.iwae_estimate(model, x, K=3).shape == (5,)
-    assert losses.kl_per_dimension(model, x).shape == losses.active_units(model, x).shape == (3,)
+    assert diagnostics.iwae_estimate(model, x, K=3).shape == (5,)
+    assert diagnostics.kl_per_dimension(model, x).shape == diagnostics.active_units(model, x).shape == (3,)
 
 
 def test_gaussian_variance_learned_or_fixed():
@@ -132,9 +132,9 @@ def test_iwae_with_large_k_approaches_exact_log_px():
     model.encoder.net[-1].bias[0] += 1.0  # move q's mean away from the posterior's: a visible gap
     exact = exact_log_px(model, x)
     gen = torch.Generator().manual_seed(0)
-    iwae = losses.iwae_estimate(model, x, K=20000, generator=gen)
+    iwae = diagnostics.iwae_estimate(model, x, K=20000, generator=gen)
     assert torch.allclose(iwae, exact, atol=0.03), (iwae, exact)
-    elbo = losses.iwae_estimate(model, x.repeat(2000, 1, 1, 1), K=1, generator=gen).view(2000, 4).mean(0)
+    elbo = diagnostics.iwae_estimate(model, x.repeat(2000, 1, 1, 1), K=1, generator=gen).view(2000, 4).mean(0)
     assert (exact - elbo > 0.1).all(), "the ELBO of this q should be visibly below log p(x)"
 
 
@@ -142,7 +142,7 @@ def test_iwae_with_large_k_approaches_exact_log_px():
 def test_iwae_with_k1_is_the_elbo_in_expectation():
     model, n = tiny_vae(), 20000
     x = binary_images(1).expand(n, 1, 2, 2)
-    iwae1 = losses.iwae_estimate(model, x, K=1, generator=torch.Generator().manual_seed(0))
+    iwae1 = diagnostics.iwae_estimate(model, x, K=1, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(1)
     elbo = losses.elbo_terms(model, x)["elbo"]
     se = math.sqrt((iwae1.var() + elbo.var()).item() / n)
@@ -154,7 +154,7 @@ def test_iwae_is_non_decreasing_in_k_and_below_log_px():
     model, n = tiny_vae(seed=3), 2000
     x = binary_images(1, seed=4)
     gen = torch.Generator().manual_seed(0)
-    means = [losses.iwae_estimate(model, x.expand(n, 1, 2, 2), K=k, generator=gen).mean().item()
+    means = [diagnostics.iwae_estimate(model, x.expand(n, 1, 2, 2), K=k, generator=gen).mean().item()
              for k in (1, 10, 100)]
     assert means[0] < means[1] < means[2] <= exact_log_px(model, x).item() + 1e-3, means
 
@@ -164,20 +164,20 @@ def test_kl_per_dimension_sums_to_the_kl_and_active_units_match_the_posterior_me
     model = tiny_vae((1, 2, 2), 3)
     model.encoder.net[-1].weight[1].zero_()  # mu_2 no longer depends on x: an inactive unit
     x = torch.rand(50, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    per_dim = losses.kl_per_dimension(model, x)
+    per_dim = diagnostics.kl_per_dimension(model, x)
     assert torch.allclose(per_dim.sum(), losses.elbo_terms(model, x)["kl"].mean())
     mu = torch.stack([model.encode(xi.unsqueeze(0))[0][0] for xi in x])
     variance = [sum((m - sum(col) / len(col)) ** 2 for m in col) / (len(col) - 1) for col in mu.T.tolist()]
-    assert losses.active_units(model, x, threshold=1e-4).tolist() == [v > 1e-4 for v in variance]
-    assert not losses.active_units(model, x, threshold=1e-4)[1]
+    assert diagnostics.active_units(model, x, threshold=1e-4).tolist() == [v > 1e-4 for v in variance]
+    assert not diagnostics.active_units(model, x, threshold=1e-4)[1]
 
 
 def test_bad_input_is_rejected():
     model, x = tiny_vae(), binary_images(3)
     with pytest.raises(ValueError, match="K"):
-        losses.iwae_estimate(model, x, K=0)
+        diagnostics.iwae_estimate(model, x, K=0)
     with pytest.raises(TypeError, match="K"):
-        losses.iwae_estimate(model, x, K=2.0)
+        diagnostics.iwae_estimate(model, x, K=2.0)
     with pytest.raises(ValueError, match="x"):
         losses.elbo_terms(model, torch.rand(3, 1, 3, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="x_params"):
@@ -193,4 +193,4 @@ def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="warmup_steps"):
         losses.vae_loss(warmup_steps=-1)
     with pytest.raises(ValueError, match="at least 2"):
-        losses.active_units(model, x[:1])
+        diagnostics.active_units(model, x[:1])

@@ -15,22 +15,7 @@ import torch
 from torch import nn
 
 from vae_course import estimators, metrics, objectives, validate
-
-
-@torch.no_grad()
-def encode_all(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    """The parameters (mu, logvar) of q_phi(z|x_n) for every image of ``x`` (N, C, H, W),
-    each (N, D), computed in batches in evaluation mode and returned on the CPU."""
-    validate.tensor("x", x, ndim=4)
-    validate.module_input("x", x, model)
-    validate.positive_int("batch_size", batch_size)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    parts = [validate.posterior_pair(model.encode(x[i:i + batch_size].to(device)), model)
-             for i in range(0, len(x), batch_size)]
-    model.train(was_training)
-    return torch.cat([p[0] for p in parts]).cpu(), torch.cat([p[1] for p in parts]).cpu()
+from vae_course.models import encode_all
 
 
 @torch.no_grad()

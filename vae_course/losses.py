@@ -1,10 +1,10 @@
-"""VAE losses and the numbers we measure a trained VAE by.
+"""The training losses of the course's VAEs, each a ``loss_fn(model, batch, step)`` for ``train.fit``.
 
 - ``elbo_terms``: the two terms of the ELBO of each example,
   ELBO(x) = E_q[log p_theta(x|z)] - KL(q_phi(z|x) || p(z)) (Kingma and Welling 2014).
-- ``vae_loss``: the training loss -ELBO (optionally beta-weighted, with a KL warm-up) for ``train.fit``.
-- ``iwae_estimate``: log p(x) estimated by the importance-weighted bound (Burda et al. 2016).
-- ``kl_per_dimension`` and ``active_units``: which latent dimensions the model uses.
+- ``vae_loss``: the training loss -ELBO (optionally beta-weighted, with a KL warm-up).
+- ``cvae_loss``: the conditional VAE's; ``beta_tcvae_loss``, ``hfvae_loss``: the KL split
+  into terms estimated on the minibatch (``estimators``), each with its own weight.
 
 Why per-example *sums*: the ELBO is a log-probability of a whole image, so log p(x|z) is a sum
 over its P pixels and the KL a sum over its D latents. Public VAE code often writes the
@@ -19,15 +19,17 @@ reconstruction cross-entropy, a training loss, and its "ELBO" bounds no log-prob
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
 from vae_course import estimators, objectives, validate
-from vae_course.disentangle import encode_all
-from vae_course.gradients import reparameterize
-from vae_course.train import Batch, LossFn
+
+# The contract of every loss function of the course, which train.fit calls: a batch is a tensor
+# (or a tuple (x, y, ...)), and the loss function returns the scalar loss and a dict to log.
+Batch = torch.Tensor | tuple[torch.Tensor, ...]
+LossFn = Callable[[nn.Module, Batch, int], tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]]
 
 
 def _images(batch: Batch) -> torch.Tensor:
@@ -79,57 +81,6 @@ def vae_loss(beta: float = 1.0, warmup_steps: int = 0,
         return loss, {name: value.mean().detach() for name, value in terms.items()}
 
     return loss_fn
-
-
-def _log_weights(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None) -> torch.Tensor:
-    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for k samples z_k ~ q(z|x): (k, B)."""
-    mu, logvar = model.encode(x)
-    mu_k, logvar_k = mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape)
-    z = reparameterize(mu_k, logvar_k, generator=generator)
-    log_pz = objectives.log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(-1)
-    log_qz = objectives.log_normal(z, mu_k, logvar_k).sum(-1)
-    x_params = model.decode(z.flatten(0, 1)).unflatten(0, (k, len(x)))
-    return model.log_px_given_z(x, x_params) + log_pz - log_qz
-
-
-@torch.no_grad()
-def iwae_estimate(model: nn.Module, x: torch.Tensor, K: int, chunk: int = 20_000,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """The importance-weighted bound L_K(x) = log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x),
-    for each example of x (B, C, H, W) -> (B,) (Burda et al. 2016).
-
-    E[L_1] is the ELBO, E[L_K] never decreases with K and, when the weights p(x, z)/q(z|x) are
-    bounded, tends to log p(x) as K grows, so -L_K with large K (K = 100, 5000) is the standard
-    estimate of a VAE's negative log-likelihood (when its decoder is normalised on x). ``chunk`` caps how many images are decoded at once (memory).
-    """
-    validate.vae("model", model, "the IWAE bound")
-    validate.not_empty("x", validate.tensor("x", x, ndim=4))
-    validate.positive_int("K", K)
-    validate.positive_int("chunk", chunk)
-    per_pass = max(1, chunk // len(x))
-    log_w = [_log_weights(model, x, min(per_pass, K - start), generator) for start in range(0, K, per_pass)]
-    return objectives.iwae_bound(torch.cat(log_w), dim=0)
-
-
-def kl_per_dimension(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """KL(q(z_d|x) || N(0, 1)) of each latent dimension d, averaged over the images x: (D,).
-    Sums to the average KL term of the ELBO; dimensions near 0 carry no information about x."""
-    validate.vae("model", model, "a KL per latent dimension")
-    validate.finite("x", validate.not_empty("x", validate.tensor("x", x, ndim=4)))
-    mu, logvar = encode_all(model, x)
-    return objectives.kl_normal_std(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(0)
-
-
-def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
-    """Which latent dimensions are active: A_d = Var_x(E_q[z_d | x]) > threshold (Burda et al.
-    2016, section 5.2), a bool tensor (D,). An inactive unit's posterior mean ignores x."""
-    validate.vae("model", model, "active units (the variance of the posterior means)")
-    validate.finite("x", validate.tensor("x", x, ndim=4))  # one NaN pixel would make every unit look inactive
-    validate.non_negative("threshold", threshold)
-    if len(x) < 2:
-        raise ValueError(f"x needs at least 2 images to measure a variance, got shape {tuple(x.shape)}")
-    mu, _ = encode_all(model, x)
-    return mu.var(0) > threshold
 
 
 def conditional_elbo_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

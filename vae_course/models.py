@@ -490,3 +490,17 @@ class VQVAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.quantize(self.encode(x)).z_q)
+
+
+@torch.no_grad()
+def encode_all(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """The parameters (mu, logvar) of q_phi(z|x_n) for every image of ``x`` (N, C, H, W),
+    each (N, D), computed in batches in evaluation mode and returned on the CPU."""
+    validate.tensor("x", x, ndim=4)
+    validate.module_input("x", x, model)
+    validate.positive_int("batch_size", batch_size)
+    device = next(model.parameters()).device
+    with evaluating(model):
+        parts = [validate.posterior_pair(model.encode(x[i:i + batch_size].to(device)), model)
+                 for i in range(0, len(x), batch_size)]
+    return torch.cat([p[0] for p in parts]).cpu(), torch.cat([p[1] for p in parts]).cpu()

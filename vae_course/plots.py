@@ -6,6 +6,7 @@ notebook can add to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,7 +15,9 @@ from matplotlib.axes import Axes
 from torchvision.utils import make_grid
 
 from vae_course import validate
-from vae_course.train import History
+
+if TYPE_CHECKING:  # for the annotation only: plots sits below the training loop
+    from vae_course.train import History
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from vae_course import config, files, losses, models, sprites, train, validate
-from vae_course.train import History, LossFn
+from vae_course.losses import LossFn
+from vae_course.train import History
 
 METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE")
 CACHE_VERSION = 1

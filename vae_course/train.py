@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -22,10 +22,9 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorData
 from tqdm.std import tqdm
 
 from vae_course import config, threads, validate
+from vae_course.losses import Batch, LossFn
 from vae_course.models import evaluating
 
-Batch = torch.Tensor | tuple[torch.Tensor, ...]
-LossFn = Callable[[nn.Module, Batch, int], tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]]
 
 
 class NonFiniteError(FloatingPointError):
@@ -139,14 +138,14 @@ def minibatches(tensors: tuple[torch.Tensor, ...], batch_size: int, seed: int) -
         yield from loader
 
 
-def _check_fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, eval_data: Batch | None, steps: int,
-               batch_size: int, log_every: int, seed: int, lr_schedule: str | None) -> tuple[torch.Tensor, ...]:
-    """Every argument of ``fit`` checked before any work; returns the training tensors."""
+def _check_fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, eval_data: Batch | None,
+               lr_schedule: str | None, **counts: int) -> tuple[tuple[torch.Tensor, ...], dict[str, int]]:
+    """Every argument of ``fit`` checked before any work; returns the training tensors and the
+    ``counts`` (steps, batch_size, log_every, seed) as Python ints (NumPy integers arrive too)."""
     _check_loss_fn(loss_fn)
-    validate.positive_int("steps", steps)
-    validate.positive_int("batch_size", batch_size)
-    validate.positive_int("log_every", log_every)
-    validate.seed("seed", seed)
+    counts = {name: validate.seed(name, value) if name == "seed" else validate.positive_int(name, value)
+              for name, value in counts.items()}
+    batch_size = counts["batch_size"]
     validate.one_of("lr_schedule", lr_schedule, (None, "cosine"))
     tensors = _as_tuple(train_data, "train_data")
     if batch_size > len(tensors[0]):
@@ -155,7 +154,7 @@ def _check_fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, eval_data: 
     _check_data_dtype("train_data", tensors, model)
     if eval_data is not None:
         _check_data_dtype("eval_data", _as_tuple(eval_data, "eval_data"), model)
-    return tensors
+    return tensors, counts
 
 
 def _update(model: nn.Module, loss_fn: LossFn, batch: Batch, step: int, optimizer: torch.optim.Optimizer,
@@ -199,8 +198,10 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
             goes back to the device it came on when training ends, so that a notebook's
             tensors, built on the CPU, and its models always meet on one device.
     """
-    tensors = _check_fit(model, loss_fn, train_data, eval_data, steps, batch_size, log_every, seed, lr_schedule)
-    steps, eval_every = int(steps), eval_every or max(1, int(steps) // 10)
+    tensors, counts = _check_fit(model, loss_fn, train_data, eval_data, lr_schedule, steps=steps,
+                                 batch_size=batch_size, log_every=log_every, seed=seed)
+    steps, batch_size, log_every, seed = (counts[k] for k in ("steps", "batch_size", "log_every", "seed"))
+    eval_every = eval_every or max(1, steps // 10)
     device = config.get_device(None if device is None else str(device))
     governor = threads.ThreadGovernor() if device.type == "cpu" else None
     home = next(model.parameters()).device
@@ -214,7 +215,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
     bar = tqdm(range(start, last + 1), desc=desc, disable=not progress, leave=False, file=sys.stdout)
     step = start
     try:
-        for step, batch in zip(bar, minibatches(tensors, batch_size, int(seed))):
+        for step, batch in zip(bar, minibatches(tensors, batch_size, seed)):
             if governor is not None:
                 governor.step(step - start)
             values = _update(model, loss_fn, _unpack(tuple(t.to(device) for t in batch)), step,
