@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from vae_course import code_prior, config, data, models, quality, report, train, vq
+from vae_course import code_prior, config, data, quality, report, train, vq
 
 K = 128
 
@@ -52,7 +52,7 @@ def main() -> None:
         return
     config.seed_everything(0)
     train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
-    model = models.VQVAE((1, 28, 28), K=K, D=8, downsample=2, width=32, restart_every=100)
+    model = vq.VQVAE((1, 28, 28), K=K, D=8, downsample=2, width=32, restart_every=100)
     train.fit(model, vq.vqvae_loss(beta=0.25), train_set.x, steps=args.vq_steps, lr=2e-3, desc="VQ-VAE")
     train_codes, test_codes = model.codes(train_set.x), model.codes(test_set.x)
     jittered = vq.jittered_codes(model, train_set.x, args.copies, 0.3, generator=torch.Generator().manual_seed(0))

@@ -1,4 +1,4 @@
-"""Vector quantization (vae_course.vq, models.VectorQuantizer, models.VQVAE): quantization
+"""Vector quantization (vae_course.vq: the functions, VectorQuantizer and VQVAE): quantization
 against brute force, the straight-through gradient, which parameters each loss moves, usage
 statistics, the EMA update, dead-code restarts and the categorical prior."""
 import itertools
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import models, objectives, vq
+from vae_course import objectives, vq
 
 
 def brute_force_nearest(z_e, codebook):
@@ -52,7 +52,7 @@ def test_straight_through_copies_the_gradient_to_z_e():
 def quantizer_with_encoder(ema_decay=None):
     torch.manual_seed(0)
     encoder = nn.Conv2d(1, 3, 1)
-    quantizer = models.VectorQuantizer(6, 3, ema_decay=ema_decay)
+    quantizer = vq.VectorQuantizer(6, 3, ema_decay=ema_decay)
     with torch.no_grad():
         quantizer.codebook.normal_()
     return encoder, quantizer, torch.rand(4, 1, 5, 5)
@@ -158,7 +158,7 @@ def test_restart_moves_only_dead_codes_onto_encoder_outputs():
 
 def test_quantizer_restarts_dead_codes_during_training():
     torch.manual_seed(0)
-    quantizer = models.VectorQuantizer(16, 2, restart_every=2).train()
+    quantizer = vq.VectorQuantizer(16, 2, restart_every=2).train()
     z_e = torch.randn(8, 2, 3, 3) + 5.0  # far from the initial codebook: one code wins everything
     for _ in range(3):
         out = quantizer(z_e)
@@ -180,19 +180,19 @@ def test_categorical_prior_counts_and_samples():
 @pytest.mark.parametrize("shape,downsample,code_shape", [((1, 8, 8), 1, (4, 4)), ((1, 28, 28), 2, (7, 7))])
 def test_vqvae_shapes(shape, downsample, code_shape):
     torch.manual_seed(0)
-    model = models.VQVAE(shape, K=10, D=4, downsample=downsample, width=8)
+    model = vq.VQVAE(shape, K=10, D=4, downsample=downsample, width=8)
     x = torch.rand(3, *shape)
     assert model(x).shape == x.shape
     codes = model.codes(x)
     assert codes.shape == (3, *code_shape) and codes.max() < 10
     assert model.decode_indices(codes).shape == x.shape
     with pytest.raises(ValueError, match="multiples of 2"):
-        models.VQVAE((1, 10, 10), downsample=2)
+        vq.VQVAE((1, 10, 10), downsample=2)
 
 
 def test_vqvae_loss_is_reconstruction_plus_both_vq_terms():
     torch.manual_seed(0)
-    model = models.VQVAE((1, 8, 8), K=8, D=4, width=8)
+    model = vq.VQVAE((1, 8, 8), K=8, D=4, width=8)
     x = torch.rand(5, 1, 8, 8)
     loss, logs = vq.vqvae_loss(beta=0.5)(model, x, 0)
     torch.testing.assert_close(loss, logs["recon"] + logs["codebook"] + 0.5 * logs["commitment"])
@@ -217,7 +217,7 @@ def test_categorical_log_prob_is_the_sum_of_log_probabilities_per_position():
 
 def test_jittered_codes_are_seeded_near_synonyms_of_the_codes():
     torch.manual_seed(0)
-    model = models.VQVAE((1, 8, 8), K=16, D=4, width=8)
+    model = vq.VQVAE((1, 8, 8), K=16, D=4, width=8)
     with torch.no_grad():
         model.quantizer.codebook.normal_()
     x = torch.rand(10, 1, 8, 8)
@@ -233,7 +233,7 @@ def test_jittered_codes_are_seeded_near_synonyms_of_the_codes():
 
 def test_vqvae_elbo_is_one_term_of_the_exact_sum_over_code_maps():
     torch.manual_seed(0)
-    model = models.VQVAE((1, 2, 2), K=5, D=2, width=4).eval()  # a 1x1 code map: p(x) sums over 5 maps
+    model = vq.VQVAE((1, 2, 2), K=5, D=2, width=4).eval()  # a 1x1 code map: p(x) sums over 5 maps
     with torch.no_grad():
         model.quantizer.codebook.normal_()
     probs = torch.tensor([[[0.1, 0.2, 0.3, 0.15, 0.25]]])

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from vae_course import objectives, validate, vq
+from vae_course import objectives, validate
 from vae_course.gradients import reparameterize
 
 
@@ -29,12 +28,6 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
-
-
-def _image_shape(name: str, shape: Sequence[int]) -> tuple[int, int, int]:
-    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
-        raise ValueError(f"{name} must be (C, H, W) with positive ints, got {tuple(shape)}")
-    return tuple(shape)
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -55,7 +48,7 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, image_shape: Sequence[int], out_dim: int, hidden: Sequence[int] = (256, 128)):
         super().__init__()
-        self.image_shape = _image_shape("image_shape", image_shape)
+        self.image_shape = validate.image_shape("image_shape", image_shape)
         validate.positive_int("out_dim", out_dim)
         self.net = mlp([math.prod(self.image_shape), *hidden, out_dim])
 
@@ -70,7 +63,7 @@ class MLPDecoder(nn.Module):
 
     def __init__(self, latent_dim: int, image_shape: Sequence[int], hidden: Sequence[int] = (128, 256)):
         super().__init__()
-        self.image_shape = _image_shape("image_shape", image_shape)
+        self.image_shape = validate.image_shape("image_shape", image_shape)
         self.latent_dim = validate.positive_int("latent_dim", latent_dim)
         self.net = mlp([latent_dim, *hidden, math.prod(self.image_shape)])
 
@@ -86,7 +79,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, image_shape: Sequence[int], out_dim: int, channels: Sequence[int] = (32, 64),
                  hidden: int = 256):
         super().__init__()
-        self.image_shape = _image_shape("image_shape", image_shape)
+        self.image_shape = validate.image_shape("image_shape", image_shape)
         validate.positive_int("out_dim", out_dim)
         layers: list[nn.Module] = []
         c_in = self.image_shape[0]
@@ -111,7 +104,7 @@ class ConvDecoder(nn.Module):
     def __init__(self, latent_dim: int, image_shape: Sequence[int], channels: Sequence[int] = (64, 32),
                  hidden: int = 256):
         super().__init__()
-        self.image_shape = _image_shape("image_shape", image_shape)
+        self.image_shape = validate.image_shape("image_shape", image_shape)
         self.latent_dim = validate.positive_int("latent_dim", latent_dim)
         scale = 2 ** len(channels)
         self.start = (channels[0], -(-self.image_shape[1] // scale), -(-self.image_shape[2] // scale))
@@ -200,7 +193,7 @@ class VAE(nn.Module):
         validate.one_of("likelihood", likelihood, LIKELIHOODS)
         self.encoder, self.decoder = encoder, decoder
         self.latent_dim = validate.positive_int("latent_dim", latent_dim)
-        self.image_shape = _image_shape("image_shape", image_shape)
+        self.image_shape = validate.image_shape("image_shape", image_shape)
         self.likelihood = likelihood
         if likelihood == "gaussian":
             learned = sigma2 is None
@@ -320,7 +313,7 @@ class ConditionalVAE(VAE):
     def __init__(self, image_shape: Sequence[int], latent_dim: int, n_classes: int = 10,
                  hidden: Sequence[int] = (256, 128), likelihood: str = "bernoulli",
                  sigma2: float | None = None):
-        image_shape = _image_shape("image_shape", image_shape)
+        image_shape = validate.image_shape("image_shape", image_shape)
         validate.positive_int("latent_dim", latent_dim)
         validate.positive_int("n_classes", n_classes)
         encoder = mlp([math.prod(image_shape) + n_classes, *hidden, 2 * latent_dim])
@@ -361,135 +354,6 @@ class ConditionalVAE(VAE):
         device = next(self.parameters()).device
         z = torch.randn(len(labels), self.latent_dim, generator=generator).to(device)
         return self.mean_image(self.decode(z, labels))
-
-
-class VQOutput(NamedTuple):
-    """What ``VectorQuantizer`` returns: the quantized map z_q (B, D, h, w) carrying the
-    straight-through gradient, the code indices (B, h, w) and the two scalar losses."""
-    z_q: torch.Tensor
-    indices: torch.Tensor
-    codebook_loss: torch.Tensor
-    commitment_loss: torch.Tensor
-
-
-class VectorQuantizer(nn.Module):
-    """The VQ-VAE bottleneck (van den Oord et al. 2017): each position of z_e (B, D, h, w) is
-    replaced by its nearest entry of a K x D codebook (``vq.nearest_code``), with the
-    straight-through gradient (``vq.straight_through``).
-
-    - ``ema_decay=None``: the codebook is a parameter trained by the codebook loss;
-      ``ema_decay=g``: it is a buffer updated by moving averages (``vq.ema_codebook_update``)
-      and the codebook loss is 0.
-    - ``restart_every=n``: every n training calls, codes unused during the last n calls are moved
-      onto random current encoder outputs (``vq.restart_dead_codes``); ``self.restarts`` counts them.
-
-    The codebook starts uniform in [-1/K, 1/K], as in the paper's reference code.
-    """
-
-    def __init__(self, K: int, D: int, *, ema_decay: float | None = None,
-                 restart_every: int | None = None):
-        super().__init__()
-        self.K, self.D = validate.positive_int("K", K), validate.positive_int("D", D)
-        self.ema_decay = None if ema_decay is None else validate.probability("ema_decay", ema_decay)
-        self.restart_every = None if restart_every is None else validate.positive_int("restart_every", restart_every)
-        codebook = torch.empty(K, D).uniform_(-1 / K, 1 / K)
-        if self.ema_decay is None:
-            self.codebook = nn.Parameter(codebook)
-        else:  # each code starts as if it had been seen once, at its initial value
-            self.register_buffer("codebook", codebook)
-            self.register_buffer("ema_counts", torch.ones(K))
-            self.register_buffer("ema_sums", codebook.clone())
-        self.register_buffer("counts", torch.zeros(K))  # assignments since the last restart
-        self.calls, self.restarts = 0, 0
-
-    @torch.no_grad()
-    def _restart(self, flat: torch.Tensor) -> None:
-        dead = vq.restart_dead_codes(self.codebook, self.counts, flat)
-        if self.ema_decay is not None:  # restart the moving averages at the new codes too
-            self.ema_counts[dead], self.ema_sums[dead] = 1.0, self.codebook[dead]
-        self.restarts += len(dead)
-        self.counts.zero_()
-
-    def forward(self, z_e: torch.Tensor) -> VQOutput:
-        """Quantize z_e (B, D, h, w); in training mode also update the EMA codebook and restarts."""
-        validate.tensor("z_e", z_e, shape=(None, self.D, None, None))
-        B, D, h, w = z_e.shape
-        flat = z_e.permute(0, 2, 3, 1).reshape(-1, D)
-        if self.training and self.restart_every and self.calls and self.calls % self.restart_every == 0:
-            self._restart(flat)
-        z_q, indices = vq.nearest_code(flat, self.codebook)
-        if self.training:
-            self.calls += 1
-            self.counts += torch.bincount(indices, minlength=self.K).to(self.counts.dtype)
-            if self.ema_decay is not None:
-                with torch.no_grad():
-                    self.codebook.copy_(vq.ema_codebook_update(
-                        {"counts": self.ema_counts, "sums": self.ema_sums}, flat.detach(), indices, self.ema_decay))
-        z_q = z_q.view(B, h, w, D).permute(0, 3, 1, 2)
-        book = vq.codebook_loss(z_e, z_q) if self.ema_decay is None else z_e.new_zeros(())
-        return VQOutput(vq.straight_through(z_e, z_q), indices.view(B, h, w), book, vq.commitment_loss(z_e, z_q))
-
-
-def _conv_stack(c_in: int, c_out: int, width: int, downsample: int, up: bool) -> nn.Sequential:
-    """3x3 conv -> ``downsample`` stride-2 (transposed) 4x4 convs, each halving (doubling) H, W
-    -> conv to ``c_out``: the VQ-VAE's spatial encoder (up=False) or decoder (up=True)."""
-    resample = nn.ConvTranspose2d if up else nn.Conv2d
-    layers: list[nn.Module] = [nn.Conv2d(c_in, width, 3, padding=1), nn.ReLU()]
-    for _ in range(downsample):
-        layers += [resample(width, width, 4, stride=2, padding=1), nn.ReLU()]
-    layers.append(nn.Conv2d(width, c_out, 3 if up else 1, padding=1 if up else 0))
-    return nn.Sequential(*layers)
-
-
-class VQVAE(nn.Module):
-    """A small VQ-VAE (van den Oord et al. 2017): a conv encoder maps x (B, C, H, W) to
-    z_e (B, D, h, w) with h = H / 2^downsample, a ``VectorQuantizer`` with K codes replaces each
-    position by a code, and a conv decoder maps z_q back to logits (B, C, H, W).
-
-    ``downsample=1`` turns digits' 8x8 into a 4x4 map of codes; ``downsample=2`` MNIST's 28x28
-    into 7x7. ``ema_decay`` and ``restart_every`` go to the quantizer.
-    """
-
-    def __init__(self, image_shape: Sequence[int], K: int = 32, D: int = 16, *, downsample: int = 1,
-                 width: int = 64, ema_decay: float | None = None, restart_every: int | None = None):
-        super().__init__()
-        self.image_shape = _image_shape("image_shape", image_shape)
-        validate.positive_int("downsample", downsample)
-        scale = 2 ** downsample
-        if self.image_shape[1] % scale or self.image_shape[2] % scale:
-            raise ValueError(f"image height and width must be multiples of 2**downsample = {scale}, "
-                             f"got image_shape {self.image_shape}")
-        self.code_shape = (self.image_shape[1] // scale, self.image_shape[2] // scale)
-        self.encoder = _conv_stack(self.image_shape[0], D, width, downsample, up=False)
-        self.quantizer = VectorQuantizer(K, D, ema_decay=ema_decay, restart_every=restart_every)
-        self.decoder = _conv_stack(D, self.image_shape[0], width, downsample, up=True)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The continuous encoder output z_e (B, D, h, w) of images x (B, C, H, W)."""
-        validate.tensor("x", x, shape=(None, *self.image_shape))
-        return self.encoder(x)
-
-    def quantize(self, z_e: torch.Tensor) -> VQOutput:
-        """The quantizer's output for z_e (B, D, h, w): z_q, indices (B, h, w) and the losses."""
-        return self.quantizer(z_e)
-
-    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1], (B, C, H, W), from quantized maps z_q (B, D, h, w)."""
-        return torch.sigmoid(self.decoder(z_q))
-
-    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] from code maps (B, h, w): look the codes up, then decode."""
-        validate.tensor("indices", indices, shape=(None, *self.code_shape), floating=False)
-        return self.decode(self.quantizer.codebook[indices].permute(0, 3, 1, 2))
-
-    @torch.no_grad()
-    def codes(self, x: torch.Tensor) -> torch.Tensor:
-        """The code map (B, h, w) of images x (B, C, H, W), in eval mode (no codebook updates)."""
-        with evaluating(self):
-            return self.quantize(self.encode(x)).indices
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.quantize(self.encode(x)).z_q)
 
 
 @torch.no_grad()

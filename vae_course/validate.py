@@ -32,6 +32,13 @@ def tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = None,
     return x
 
 
+def image_shape(name: str, shape: Sequence[int]) -> tuple[int, int, int]:
+    """Check that ``shape`` is an image shape (C, H, W) of positive ints; return it as a tuple."""
+    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise ValueError(f"{name} must be (C, H, W) with positive ints, got {tuple(shape)}")
+    return tuple(shape)
+
+
 def same_shape(**tensors: torch.Tensor) -> None:
     """Check that all keyword tensors share one shape, e.g. ``same_shape(mu=mu, logvar=logvar)``."""
     shapes = {name: tuple(t.shape) for name, t in tensors.items()}

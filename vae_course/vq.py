@@ -7,17 +7,19 @@ gradient, so the decoder's gradient is copied straight through to z_e; the codeb
 from the codebook loss ||sg[z_e] - e||^2 (or from moving averages of the z_e assigned to it),
 and the commitment loss beta ||z_e - sg[e]||^2 keeps the encoder close to its codes.
 
-Functions here work on tensors; ``models.VectorQuantizer`` and ``models.VQVAE`` use them.
+Functions here work on tensors; ``VectorQuantizer`` and ``VQVAE`` below are built from them.
 Shapes: vectors (N, D), codebook (K, D), code maps (B, h, w) of indices in [0, K).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from vae_course import validate
+from vae_course.models import evaluating
 from vae_course.objectives import log_bernoulli
 
 
@@ -191,7 +193,7 @@ def jittered_codes(model: nn.Module, x: torch.Tensor, copies: int, sigma: float,
     A data augmentation for a prior over codes: a position whose z_e lies between two codes gets
     either, so the prior learns which codes are near-synonyms instead of memorising each
     training map's exact choice (the decoder maps near codes to near patches). ``model`` is a
-    ``models.VQVAE``; sigma = 0 gives ``copies`` copies of ``model.codes(x)``.
+    ``VQVAE``; sigma = 0 gives ``copies`` copies of ``model.codes(x)``.
     """
     validate.positive_int("copies", copies)
     validate.non_negative("sigma", sigma)
@@ -252,3 +254,134 @@ def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], t
                       "commitment": out.commitment_loss, "perplexity": perplexity(usage)}
 
     return loss_fn
+
+
+# --- the models built from these functions -----------------------------------------------------
+
+class VQOutput(NamedTuple):
+    """What ``VectorQuantizer`` returns: the quantized map z_q (B, D, h, w) carrying the
+    straight-through gradient, the code indices (B, h, w) and the two scalar losses."""
+    z_q: torch.Tensor
+    indices: torch.Tensor
+    codebook_loss: torch.Tensor
+    commitment_loss: torch.Tensor
+
+
+class VectorQuantizer(nn.Module):
+    """The VQ-VAE bottleneck (van den Oord et al. 2017): each position of z_e (B, D, h, w) is
+    replaced by its nearest entry of a K x D codebook (``nearest_code``), with the
+    straight-through gradient (``straight_through``).
+
+    - ``ema_decay=None``: the codebook is a parameter trained by the codebook loss;
+      ``ema_decay=g``: it is a buffer updated by moving averages (``ema_codebook_update``)
+      and the codebook loss is 0.
+    - ``restart_every=n``: every n training calls, codes unused during the last n calls are moved
+      onto random current encoder outputs (``restart_dead_codes``); ``self.restarts`` counts them.
+
+    The codebook starts uniform in [-1/K, 1/K], as in the paper's reference code.
+    """
+
+    def __init__(self, K: int, D: int, *, ema_decay: float | None = None,
+                 restart_every: int | None = None):
+        super().__init__()
+        self.K, self.D = validate.positive_int("K", K), validate.positive_int("D", D)
+        self.ema_decay = None if ema_decay is None else validate.probability("ema_decay", ema_decay)
+        self.restart_every = None if restart_every is None else validate.positive_int("restart_every", restart_every)
+        codebook = torch.empty(K, D).uniform_(-1 / K, 1 / K)
+        if self.ema_decay is None:
+            self.codebook = nn.Parameter(codebook)
+        else:  # each code starts as if it had been seen once, at its initial value
+            self.register_buffer("codebook", codebook)
+            self.register_buffer("ema_counts", torch.ones(K))
+            self.register_buffer("ema_sums", codebook.clone())
+        self.register_buffer("counts", torch.zeros(K))  # assignments since the last restart
+        self.calls, self.restarts = 0, 0
+
+    @torch.no_grad()
+    def _restart(self, flat: torch.Tensor) -> None:
+        dead = restart_dead_codes(self.codebook, self.counts, flat)
+        if self.ema_decay is not None:  # restart the moving averages at the new codes too
+            self.ema_counts[dead], self.ema_sums[dead] = 1.0, self.codebook[dead]
+        self.restarts += len(dead)
+        self.counts.zero_()
+
+    def forward(self, z_e: torch.Tensor) -> VQOutput:
+        """Quantize z_e (B, D, h, w); in training mode also update the EMA codebook and restarts."""
+        validate.tensor("z_e", z_e, shape=(None, self.D, None, None))
+        B, D, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, D)
+        if self.training and self.restart_every and self.calls and self.calls % self.restart_every == 0:
+            self._restart(flat)
+        z_q, indices = nearest_code(flat, self.codebook)
+        if self.training:
+            self.calls += 1
+            self.counts += torch.bincount(indices, minlength=self.K).to(self.counts.dtype)
+            if self.ema_decay is not None:
+                with torch.no_grad():
+                    self.codebook.copy_(ema_codebook_update(
+                        {"counts": self.ema_counts, "sums": self.ema_sums}, flat.detach(), indices, self.ema_decay))
+        z_q = z_q.view(B, h, w, D).permute(0, 3, 1, 2)
+        book = codebook_loss(z_e, z_q) if self.ema_decay is None else z_e.new_zeros(())
+        return VQOutput(straight_through(z_e, z_q), indices.view(B, h, w), book, commitment_loss(z_e, z_q))
+
+
+def _conv_stack(c_in: int, c_out: int, width: int, downsample: int, up: bool) -> nn.Sequential:
+    """3x3 conv -> ``downsample`` stride-2 (transposed) 4x4 convs, each halving (doubling) H, W
+    -> conv to ``c_out``: the VQ-VAE's spatial encoder (up=False) or decoder (up=True)."""
+    resample = nn.ConvTranspose2d if up else nn.Conv2d
+    layers: list[nn.Module] = [nn.Conv2d(c_in, width, 3, padding=1), nn.ReLU()]
+    for _ in range(downsample):
+        layers += [resample(width, width, 4, stride=2, padding=1), nn.ReLU()]
+    layers.append(nn.Conv2d(width, c_out, 3 if up else 1, padding=1 if up else 0))
+    return nn.Sequential(*layers)
+
+
+class VQVAE(nn.Module):
+    """A small VQ-VAE (van den Oord et al. 2017): a conv encoder maps x (B, C, H, W) to
+    z_e (B, D, h, w) with h = H / 2^downsample, a ``VectorQuantizer`` with K codes replaces each
+    position by a code, and a conv decoder maps z_q back to logits (B, C, H, W).
+
+    ``downsample=1`` turns digits' 8x8 into a 4x4 map of codes; ``downsample=2`` MNIST's 28x28
+    into 7x7. ``ema_decay`` and ``restart_every`` go to the quantizer.
+    """
+
+    def __init__(self, image_shape: Sequence[int], K: int = 32, D: int = 16, *, downsample: int = 1,
+                 width: int = 64, ema_decay: float | None = None, restart_every: int | None = None):
+        super().__init__()
+        self.image_shape = validate.image_shape("image_shape", image_shape)
+        validate.positive_int("downsample", downsample)
+        scale = 2 ** downsample
+        if self.image_shape[1] % scale or self.image_shape[2] % scale:
+            raise ValueError(f"image height and width must be multiples of 2**downsample = {scale}, "
+                             f"got image_shape {self.image_shape}")
+        self.code_shape = (self.image_shape[1] // scale, self.image_shape[2] // scale)
+        self.encoder = _conv_stack(self.image_shape[0], D, width, downsample, up=False)
+        self.quantizer = VectorQuantizer(K, D, ema_decay=ema_decay, restart_every=restart_every)
+        self.decoder = _conv_stack(D, self.image_shape[0], width, downsample, up=True)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The continuous encoder output z_e (B, D, h, w) of images x (B, C, H, W)."""
+        validate.tensor("x", x, shape=(None, *self.image_shape))
+        return self.encoder(x)
+
+    def quantize(self, z_e: torch.Tensor) -> VQOutput:
+        """The quantizer's output for z_e (B, D, h, w): z_q, indices (B, h, w) and the losses."""
+        return self.quantizer(z_e)
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1], (B, C, H, W), from quantized maps z_q (B, D, h, w)."""
+        return torch.sigmoid(self.decoder(z_q))
+
+    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] from code maps (B, h, w): look the codes up, then decode."""
+        validate.tensor("indices", indices, shape=(None, *self.code_shape), floating=False)
+        return self.decode(self.quantizer.codebook[indices].permute(0, 3, 1, 2))
+
+    @torch.no_grad()
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The code map (B, h, w) of images x (B, C, H, W), in eval mode (no codebook updates)."""
+        with evaluating(self):
+            return self.quantize(self.encode(x)).indices
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.quantize(self.encode(x)).z_q)
