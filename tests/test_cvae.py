@@ -1,4 +1,6 @@
 """The conditional VAE (models.one_hot, models.ConditionalVAE, losses.cvae_loss)."""
+import math
+
 import pytest
 import torch
 
@@ -96,3 +98,33 @@ def test_cvae_training_lowers_the_loss():
     before = train.evaluate(model, loss_fn, (x, y))["loss"]
     train.fit(model, loss_fn, (x, y), steps=60, batch_size=32, lr=3e-3, progress=False)
     assert train.evaluate(model, loss_fn, (x, y))["loss"] < before - 1.0
+
+
+def test_conditional_elbo_bounds_log_p_x_given_y_with_the_fixed_prior():
+    """With a 1-D latent, log p(x | y) = log int N(z; 0, 1) p(x | z, y) dz by quadrature: the
+    conditional ELBO (its mean over draws) is below it by exactly KL(q(z | x, y) || p(z | x, y))."""
+    torch.manual_seed(0)
+    model = models.ConditionalVAE((1, 2, 2), latent_dim=1, n_classes=3, hidden=(8,)).double()
+    x = torch.tensor([[1, 0, 0, 1], [1, 1, 0, 0], [0, 0, 0, 1]], dtype=torch.float64)
+    x = x.view(3, 1, 2, 2)
+    y = torch.tensor([0, 2, 1])
+    z = torch.linspace(-10, 10, 8001, dtype=torch.float64).unsqueeze(1)
+    dz = float(z[1] - z[0])
+    mu, logvar = model.encode(x, y)
+    for b in range(len(x)):
+        with torch.no_grad():
+            logits = model.decode(z, y[b].repeat(len(z)))
+            log_lik = model.log_px_given_z(x[b].expand(len(z), 1, 2, 2), logits)
+        log_prior = objectives.log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+        log_joint = log_lik + log_prior
+        log_px = torch.logsumexp(log_joint, 0) + math.log(dz)
+        log_q = objectives.log_normal(z, mu[b].detach(), logvar[b].detach()).sum(1)
+        q = log_q.exp() * dz
+        kl = objectives.kl_normal_std(mu[b:b + 1], logvar[b:b + 1]).detach()[0]
+        elbo = (q * log_lik).sum() - kl
+        kl_to_posterior = (q * (log_q - (log_joint - log_px))).sum()
+        assert elbo < log_px
+        torch.testing.assert_close(elbo + kl_to_posterior, log_px, atol=1e-6, rtol=0)
+        draws = losses.conditional_elbo_terms(model, x[b:b + 1].expand(20_000, 1, 2, 2),
+                                              y[b:b + 1].expand(20_000))["elbo"].detach()
+        assert abs(draws.mean() - elbo) < 4 * draws.std() / math.sqrt(len(draws))

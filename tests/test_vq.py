@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import objectives, vq
+from vae_course import objectives, train, vq
 
 
 def brute_force_nearest(z_e, codebook):
@@ -166,6 +166,57 @@ def test_quantizer_restarts_dead_codes_during_training():
     assert vq.dead_codes(vq.code_usage(out.indices, 16)) < 15
 
 
+def brute_force_revived(used):
+    T, K = used.shape
+    return sum(any(not used[t, k] and used[u, k] for t in range(T) for u in range(t + 1, T))
+               for k in range(K))
+
+
+def test_revived_codes_counts_codes_dead_at_one_checkpoint_and_used_at_a_later_one():
+    used = torch.tensor([[1, 0, 1, 0, 1, 0],
+                         [1, 1, 0, 0, 1, 0],
+                         [1, 1, 0, 1, 0, 0]], dtype=torch.bool)
+    # code 0 always used, 1 and 3 come back, 2 and 4 die for good, 5 is never used
+    assert vq.revived_codes(used) == 2
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        random = torch.rand(5, 7, generator=g) < 0.5
+        assert vq.revived_codes(random) == brute_force_revived(random)
+    assert vq.revived_codes(used[:1]) == 0  # one checkpoint: nothing can come back
+    with pytest.raises(TypeError, match="bool tensor"):
+        vq.revived_codes(used.long())
+    with pytest.raises(ValueError, match="used must have 2 dimensions"):
+        vq.revived_codes(used[0])
+
+
+def test_usage_checkpoints_record_the_codes_in_use_without_changing_training():
+    x = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    def trained(wrap):
+        torch.manual_seed(0)
+        model = vq.VQVAE((1, 8, 8), K=16, D=4, width=8, restart_every=5)
+        loss_fn, record = (vq.usage_checkpoints(vq.vqvae_loss(), x, every=4) if wrap
+                           else (vq.vqvae_loss(), {}))
+        train.fit(model, loss_fn, x, steps=10, batch_size=16, eval_data=x[:8], eval_every=2,
+                  progress=False)
+        return model, loss_fn, record
+
+    plain, _, _ = trained(wrap=False)
+    model, loss_fn, record = trained(wrap=True)
+    assert list(record) == [0, 4, 8]
+    loss_fn(model.eval(), x[:8], 12)  # as in a held-out evaluation: eval mode records nothing
+    assert list(record) == [0, 4, 8]
+    for a, b in zip(plain.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(plain.quantizer.codebook, model.quantizer.codebook)
+    torch.manual_seed(0)
+    fresh = vq.VQVAE((1, 8, 8), K=16, D=4, width=8)  # the model at step 0, before any update
+    assert torch.equal(record[0], vq.code_usage(fresh.codes(x), 16) > 0)
+    assert all(used.dtype == torch.bool and used.shape == (16,) for used in record.values())
+    with pytest.raises(ValueError, match="every must be"):
+        vq.usage_checkpoints(vq.vqvae_loss(), x, every=0)
+
+
 def test_categorical_prior_counts_and_samples():
     indices = torch.tensor([[[0, 1]], [[0, 2]], [[1, 2]], [[0, 2]]])  # (N=4, h=1, w=2)
     probs = vq.fit_categorical_prior(indices, K=3)
@@ -261,3 +312,25 @@ def test_vqvae_elbo_is_one_term_of_the_exact_sum_over_code_maps():
         vq.vqvae_elbo(model, torch.full((1, 1, 2, 2), 0.5), lambda k: vq.categorical_log_prob(probs, k))
     with pytest.raises(ValueError, match="codes must have shape"):
         vq.vqvae_elbo(model, x, lambda k: vq.categorical_log_prob(probs, k), codes=torch.zeros(3, 1, 1, dtype=torch.long))
+
+
+def test_prior_table_lists_each_priors_nll_and_bound_terms():
+    torch.manual_seed(0)
+    model = vq.VQVAE((1, 4, 4), K=5, D=2, width=4).eval()
+    x = (torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    codes = model.codes(x)
+    uniform = torch.full((2, 2, 5), 0.2)
+    skewed = vq.fit_categorical_prior(codes, 5, alpha=0.5)
+    log_priors = {"uniform": lambda k: vq.categorical_log_prob(uniform, k),
+                  "skewed": lambda k: vq.categorical_log_prob(skewed, k)}
+    table = vq.prior_table(model, x, codes, log_priors)
+    assert math.isclose(table["uniform"]["held-out NLL"], 4 * math.log(5), rel_tol=1e-6)
+    for name, log_prior in log_priors.items():
+        row, bound = table[name], vq.vqvae_elbo(model, x, log_prior, codes=codes)
+        assert math.isclose(row["held-out NLL"], -log_prior(codes).mean().item(), rel_tol=1e-6)
+        assert math.isclose(row["log p(k*)"], -row["held-out NLL"], rel_tol=1e-6)
+        assert math.isclose(row["log p(x|k*)"], bound["log p(x|k)"].mean().item(), rel_tol=1e-6)
+        assert math.isclose(row["bound"], row["log p(x|k*)"] + row["log p(k*)"], rel_tol=1e-5)
+    gain = table["uniform"]["held-out NLL"] - table["skewed"]["held-out NLL"]
+    assert gain > 0  # fitted to these maps, the skewed prior gives them more probability
+    assert math.isclose(table["skewed"]["bound"] - table["uniform"]["bound"], gain, rel_tol=1e-4)

@@ -108,6 +108,42 @@ def dead_codes(usage: torch.Tensor) -> int:
     return int((_usage(usage) == 0).sum())
 
 
+def revived_codes(used: torch.Tensor) -> int:
+    """How many codes came back from the dead: #{k: used[t, k] is False and used[t', k] is True
+    for some checkpoints t < t'}, for ``used`` (T, K) bool, code k used at checkpoint t (e.g.
+    ``code_usage(...) > 0`` on the training set, in the order the checkpoints were taken)."""
+    validate.tensor("used", used, ndim=2, floating=False)
+    if used.dtype != torch.bool:
+        raise TypeError(f"used must be a bool tensor (code k used at checkpoint t), "
+                        f"got dtype {used.dtype}")
+    dead_before = (~used).cumsum(0)[:-1] > 0  # (T - 1, K): dead at some checkpoint up to t
+    return int((dead_before & used[1:]).any(0).sum())
+
+
+def usage_checkpoints(loss_fn: Callable, x: torch.Tensor,
+                      every: int) -> tuple[Callable, dict[int, torch.Tensor]]:
+    """Wrap a VQ-VAE ``loss_fn`` for ``train.fit`` so that at every training step divisible by
+    ``every`` (step 0 included, before the first update) it records which codes the model uses
+    on the images x (N, C, H, W): ``code_usage(model.codes(x), K) > 0``, a (K,) bool tensor.
+
+    Returns (the wrapped loss_fn, the record {step: used}), the record filling as training runs;
+    ``torch.stack(list(record.values()))`` is the (T, K) input of ``revived_codes``. The codes are
+    read in eval mode (no codebook update, no randomness), so training is the same as without
+    the wrapper; held-out evaluations (eval mode) record nothing.
+    """
+    validate.positive_int("every", every)
+    validate.tensor("x", x, ndim=4)
+    record: dict[int, torch.Tensor] = {}
+
+    def wrapped(model: nn.Module, batch, step: int):
+        if model.training and step % every == 0:
+            codes = model.codes(x.to(next(model.parameters()).device))
+            record[step] = code_usage(codes, model.quantizer.K).cpu() > 0
+        return loss_fn(model, batch, step)
+
+    return wrapped, record
+
+
 def ema_codebook_update(state: dict[str, torch.Tensor], z_e: torch.Tensor, indices: torch.Tensor,
                         decay: float, eps: float = 1e-5) -> torch.Tensor:
     """The exponential-moving-average codebook update (van den Oord et al. 2017, appendix A.1):
@@ -234,6 +270,28 @@ def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Ten
     log_px = log_bernoulli(x, model.decoder(model.quantizer.codebook[codes].permute(0, 3, 1, 2))).flatten(1).sum(1)
     log_pk = log_prior(codes)
     return {"log p(x|k)": log_px, "log p(k)": log_pk, "elbo": log_px + log_pk}
+
+
+@torch.no_grad()
+def prior_table(model: nn.Module, x: torch.Tensor, codes: torch.Tensor,
+                log_priors: dict[str, Callable[[torch.Tensor], torch.Tensor]]
+                ) -> dict[str, dict[str, float]]:
+    """Priors over code maps side by side, each row averaged over the B images, in nats per image:
+    "held-out NLL" -(1/B) sum_b log p(k_b) of the code maps ``codes`` (B, h, w), and the terms of
+    the bound log p(x) >= log p(x | k*) + log p(k*) (``vqvae_elbo``) on the binary images x
+    (B, C, H, W) with k* = ``codes``: "log p(x|k*)", "log p(k*)" and "bound".
+
+    ``log_priors`` maps a prior's name to its log p(k) (code maps (B, h, w) -> (B,)). The decoder
+    term is the same for every prior, so two priors' bounds differ by their NLLs' difference.
+    """
+    table = {}
+    for name, log_prior in log_priors.items():
+        bound = vqvae_elbo(model, x, log_prior, codes=codes)
+        table[name] = {"held-out NLL": -bound["log p(k)"].mean().item(),
+                       "log p(x|k*)": bound["log p(x|k)"].mean().item(),
+                       "log p(k*)": bound["log p(k)"].mean().item(),
+                       "bound": bound["elbo"].mean().item()}
+    return table
 
 
 def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
