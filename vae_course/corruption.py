@@ -28,7 +28,7 @@ def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
     return torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
 
 
-def _gaussian(x: torch.Tensor, level: float, generator: torch.Generator | None) -> torch.Tensor:
+def _add_gaussian_noise(x: torch.Tensor, level: float, generator: torch.Generator | None) -> torch.Tensor:
     device = generator.device if generator is not None else x.device
     eps = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
     return (x + level * eps).clamp(0.0, 1.0)
@@ -45,10 +45,10 @@ def _salt_and_pepper(x: torch.Tensor, level: float, generator: torch.Generator |
     return torch.where(hit, salt, x)
 
 
-_CORRUPT = {"gaussian": _gaussian, "masking": _masking, "salt_and_pepper": _salt_and_pepper}
+_CORRUPT = {"gaussian": _add_gaussian_noise, "masking": _masking, "salt_and_pepper": _salt_and_pepper}
 
 
-def _check(kind: str, level: float) -> float:
+def _check_kind_and_level(kind: str, level: float) -> float:
     """Valid kind; level >= 0 for Gaussian noise (a standard deviation), in [0, 1] otherwise
     (a probability)."""
     validate.one_of("kind", kind, KINDS)
@@ -72,7 +72,7 @@ def corrupt(x: torch.Tensor, kind: str, level: float,
     with denoising autoencoders".
     """
     validate.tensor("x", x)
-    level = _check(kind, level)
+    level = _check_kind_and_level(kind, level)
     return _CORRUPT[kind](x, level, generator)
 
 
@@ -87,7 +87,7 @@ def denoising_loss_fn(kind: str, level: float, seed: int = 0
     every call from a generator seeded with ``seed``, so training is reproducible.
     ``level = 0`` gives a plain autoencoder's loss. Vincent et al. 2008.
     """
-    _check(kind, level)
+    _check_kind_and_level(kind, level)
     generator = torch.Generator().manual_seed(validate.positive_int("seed", seed, minimum=0))
 
     def loss_fn(model: nn.Module, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:

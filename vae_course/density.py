@@ -85,7 +85,7 @@ class FittedDensity:
         return FittedDensity(self.kind, self.weights, self.means[:, dims], torch.linalg.cholesky(cov))
 
 
-def _gaussian(z: torch.Tensor, kind: str, ridge: float) -> FittedDensity:
+def _fit_gaussian(z: torch.Tensor, kind: str, ridge: float) -> FittedDensity:
     """Maximum-likelihood Gaussian: mu = mean of z, Sigma = (1/N) sum (z - mu)(z - mu)^T
     (only its diagonal for ``"diagonal"``), plus ``ridge * I``."""
     mu = z.mean(0)
@@ -122,7 +122,7 @@ def fit_density(z: torch.Tensor, kind: str, *, n_components: int = 10, seed: int
     if len(z) < minimum:
         raise ValueError(f"z needs at least {minimum} rows to fit a {kind!r} density, got shape {tuple(z.shape)}")
     z = z.detach().cpu().double()
-    return _mixture(z, n_components, ridge, seed) if kind == "mixture" else _gaussian(z, kind, ridge)
+    return _mixture(z, n_components, ridge, seed) if kind == "mixture" else _fit_gaussian(z, kind, ridge)
 
 
 def log_prob_grid(density: FittedDensity, xlim: tuple[float, float], ylim: tuple[float, float],

@@ -88,7 +88,7 @@ def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss
     return log_w
 
 
-def _check(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
+def _check_posterior_sample(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
     validate.tensor("z", z, ndim=2)
     validate.tensor("mu", mu, ndim=2)
     validate.tensor("logvar", logvar, ndim=2)
@@ -107,7 +107,7 @@ def pairwise_log_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> t
     """The table log q(z_id | x_j) = log N(z_id; mu_jd, exp(logvar_jd)) for every sample i and
     every data point j: z (M, D), mu and logvar (K, D) -> (M, K, D). The estimators compute the
     same table, transposed and a block of rows at a time (see ``_mixture_logs``)."""
-    _check(z, mu, logvar)
+    _check_posterior_sample(z, mu, logvar)
     return log_normal(z[:, None, :], mu[None], logvar[None])
 
 
@@ -154,7 +154,7 @@ def _log_q_own(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch
 
 def _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups=None):
     """log q(z_i|x_i) (M,) and the minibatch mixture logs of ``_mixture_logs``."""
-    _check(z, mu, logvar)
+    _check_posterior_sample(z, mu, logvar)
     if z.shape != mu.shape:
         raise ValueError(f"z must have one sample per row of mu: z {tuple(z.shape)}, mu {tuple(mu.shape)}")
     log_w = importance_weights(len(z), dataset_size, estimator, dtype=z.dtype).to(z.device)
@@ -219,7 +219,7 @@ def kl_decomposition_exact(z: torch.Tensor, mu_all: torch.Tensor, logvar_all: to
     the samples, and ``index`` (M,) the data point each row of z was drawn from. Costs an
     (M, N, D) table. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
-    _check(z, mu_all, logvar_all)
+    _check_posterior_sample(z, mu_all, logvar_all)
     validate.tensor("index", index, shape=(len(z),), floating=False)
     if len(index) and (index.min() < 0 or index.max() >= len(mu_all)):
         raise ValueError(f"index must lie in [0, {len(mu_all) - 1}] (rows of mu_all), got values in "
@@ -259,7 +259,7 @@ def hierarchical_tc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dat
     between + within = log q(z) - sum_d log q(z_d), the TC of ``kl_decomposition`` with the same
     estimator. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
-    _check(z, mu, logvar)
+    _check_posterior_sample(z, mu, logvar)
     groups = check_groups(groups, z.shape[1])
     log_qzx, logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
     log_groups, log_dims = logs["groups"].sum(1), logs["dims"].sum(1)

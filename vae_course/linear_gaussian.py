@@ -42,7 +42,7 @@ def _common_dtype(*tensors: torch.Tensor) -> list[torch.Tensor]:
     return [t.to(dtype) for t in tensors]
 
 
-def _gaussian(mean: torch.Tensor, cov: torch.Tensor, names: tuple[str, str] = ("q_mean", "q_cov"),
+def _checked_cholesky(mean: torch.Tensor, cov: torch.Tensor, names: tuple[str, str] = ("q_mean", "q_cov"),
               batch: int | None = None, d: int | None = None) -> torch.Tensor:
     """Check a Gaussian's mean (B, d) and covariance (d, d) or (B, d, d); return cov's Cholesky."""
     validate.tensor(names[0], mean, ndim=2, shape=(batch, d))
@@ -69,7 +69,7 @@ def log_gaussian(z: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torc
     validate.tensor("mean", mean)
     validate.tensor("cov", cov)
     z, mean, cov = _common_dtype(z, mean, cov)
-    chol = _gaussian(mean, cov, ("mean", "cov"))
+    chol = _checked_cholesky(mean, cov, ("mean", "cov"))
     if z.shape[-2:] != mean.shape:
         raise ValueError(f"z must end in mean's shape {tuple(mean.shape)}, got {tuple(z.shape)}")
     diff = (z - mean).unsqueeze(-1)  # (..., B, d, 1)
@@ -85,7 +85,7 @@ def sample_gaussian(mean: torch.Tensor, cov: torch.Tensor, n: int,
     validate.tensor("mean", mean)
     validate.tensor("cov", cov)
     mean, cov = _common_dtype(mean, cov)
-    chol = _gaussian(mean, cov, ("mean", "cov"))
+    chol = _checked_cholesky(mean, cov, ("mean", "cov"))
     validate.positive_int("n", n)
     eps = torch.randn((n, *mean.shape, 1), generator=generator, dtype=mean.dtype, device=mean.device)
     return mean + (chol @ eps).squeeze(-1)
@@ -105,8 +105,8 @@ def kl_gaussians(mu_q: torch.Tensor, cov_q: torch.Tensor, mu_p: torch.Tensor,
 
     Means (B, d), covariances (d, d) or (B, d, d) -> (B,).
     """
-    chol_q = _gaussian(mu_q, cov_q, ("mu_q", "cov_q"))
-    chol_p = _gaussian(mu_p, cov_p, ("mu_p", "cov_p"), batch=mu_q.shape[0])
+    chol_q = _checked_cholesky(mu_q, cov_q, ("mu_q", "cov_q"))
+    chol_p = _checked_cholesky(mu_p, cov_p, ("mu_p", "cov_p"), batch=mu_q.shape[0])
     validate.same_shape(mu_q=mu_q, mu_p=mu_p)
     batch = (mu_q.shape[0],)
     chol_p = chol_p.expand(*batch, -1, -1)
@@ -157,7 +157,7 @@ class LinearGaussian:
 
     def _q(self, q_mean: torch.Tensor, q_cov: torch.Tensor, batch: int | None = None) -> tuple[torch.Tensor, ...]:
         """Check q = N(q_mean (B, d), q_cov (d, d) or (B, d, d)) and cast it to the model's dtype."""
-        _gaussian(q_mean, q_cov, batch=batch, d=self.d)
+        _checked_cholesky(q_mean, q_cov, batch=batch, d=self.d)
         return q_mean.to(self.W), q_cov.to(self.W)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,7 +32,7 @@ Batch = torch.Tensor | tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch, int], tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]]
 
 
-def _images(batch: Batch) -> torch.Tensor:
+def _batch_images(batch: Batch) -> torch.Tensor:
     """The images of a batch given as a tensor or as an (x, y, ...) tuple."""
     return batch if isinstance(batch, torch.Tensor) else batch[0]
 
@@ -75,7 +75,7 @@ def vae_loss(beta: float = 1.0, warmup_steps: int = 0,
     validate.positive_int("warmup_steps", warmup_steps, minimum=0)
 
     def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = _images(batch)
+        x = _batch_images(batch)
         terms = elbo_terms(model, transform(x) if transform is not None else x)
         loss = -(terms["rec"] - beta_at(step, beta, warmup_steps) * terms["kl"]).mean()
         return loss, {name: value.mean().detach() for name, value in terms.items()}
@@ -140,7 +140,7 @@ def _split_kl_loss(kl_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     elbo (as ``vae_loss`` does, so every model is measured alike) and every term.
     """
     def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = _images(batch)
+        x = _batch_images(batch)
         validate.vae("model", model, "a KL-split loss")
         validate.not_empty("x", x)
         x_params, mu, logvar, z = model(x)

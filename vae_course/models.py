@@ -321,7 +321,7 @@ class ConditionalVAE(VAE):
         super().__init__(encoder, decoder, latent_dim, image_shape, likelihood, sigma2)
         self.n_classes = n_classes
 
-    def _labels(self, y: torch.Tensor, batch: int) -> torch.Tensor:
+    def _one_hot_labels(self, y: torch.Tensor, batch: int) -> torch.Tensor:
         validate.tensor("y", y, shape=(batch,), floating=False)
         return one_hot(y, self.n_classes).to(next(self.parameters()).device)
 
@@ -329,13 +329,13 @@ class ConditionalVAE(VAE):
         """mu, logvar (B, D) of q_phi(z | x, y) for images x (B, C, H, W) and labels y (B,)."""
         validate.module_input("x", x, self)
         validate.tensor("x", x, shape=(None, *self.image_shape))
-        h = torch.cat([x.flatten(1), self._labels(y, len(x))], dim=1)
+        h = torch.cat([x.flatten(1), self._one_hot_labels(y, len(x))], dim=1)
         return self.encoder(h).chunk(2, dim=-1)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Parameters of p_theta(x | z, y), (B, C, H, W), for codes z (B, D) and labels y (B,)."""
         validate.tensor("z", z, shape=(None, self.latent_dim))
-        return super().decode(torch.cat([z, self._labels(y, len(z))], dim=1))
+        return super().decode(torch.cat([z, self._one_hot_labels(y, len(z))], dim=1))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(x_params, mu, logvar, z) with z = mu + exp(logvar / 2) * eps drawn from q_phi(z | x, y)."""
