@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,6 +62,19 @@ def ensure_environment() -> Path:
 
 def _run(python: Path, args: list[str], env: dict[str, str] | None = None) -> int:
     return subprocess.call([str(python), *args], cwd=REPO, env={**os.environ, **(env or {})})
+
+
+def _for_learners(work: Callable[[], int], errors: dict[type[Exception], int], interrupted: str) -> int:
+    """Run a command's ``work`` and return its exit code; an error a learner can act on (one of
+    ``errors``, mapped to its exit code) or Ctrl-C (130) prints one line, never a traceback."""
+    try:
+        return work()
+    except KeyboardInterrupt:
+        print(f"[vae-course] {interrupted}", file=sys.stderr)
+        return 130
+    except tuple(errors) as err:
+        print(f"[vae-course] {err}", file=sys.stderr)
+        return next(code for kind, code in errors.items() if isinstance(err, kind))
 
 
 def cmd_setup(_: argparse.Namespace) -> int:
@@ -111,18 +125,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     if rerun is not None:
         return rerun
     source = REPO / ("solutions" if args.solutions else "exercises")
-    try:
+
+    def check() -> int:
         from vae_course.exercises import check_exercise, find_exercise, print_overview
         if args.exercise is None:
             return 0 if print_overview(source) else 1
         find_exercise(args.exercise, source)
         return 0 if check_exercise(args.exercise, source) else 1
-    except ValueError as err:
-        print(f"[vae-course] {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("[vae-course] interrupted (Ctrl-C)", file=sys.stderr)
-        return 130
+    try:
+        return _for_learners(check, {ValueError: 2}, "interrupted (Ctrl-C)")
     except BrokenPipeError:  # `check | head` closed the pipe: stop quietly (Python docs' recipe)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -133,18 +144,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     if rerun is not None:
         return rerun
     from vae_course.data import fetch_mnist
-    try:
+
+    def fetch() -> int:
         root = fetch_mnist()
-    except (OSError, RuntimeError, ValueError) as err:
-        print(f"[vae-course] {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("[vae-course] interrupted (Ctrl-C): no half-downloaded file was kept; run the command again",
-              file=sys.stderr)
-        return 130
-    print(f"[vae-course] MNIST is in {root / 'MNIST' / 'raw'}; the notebooks now use it "
-          "(data.load_dataset('mnist')).")
-    return 0
+        print(f"[vae-course] MNIST is in {root / 'MNIST' / 'raw'}; the notebooks now use it "
+              "(data.load_dataset('mnist')).")
+        return 0
+    return _for_learners(fetch, {OSError: 1, RuntimeError: 1, ValueError: 1},
+                         "interrupted (Ctrl-C): no half-downloaded file was kept; run the command again")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -152,8 +159,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     rerun = _in_course_env(["export", *argv])
     if rerun is not None:
         return rerun
-    from vae_course.export import main as export_main
-    return export_main(argv)
+    from vae_course.export import BUILD, ExportError, export
+
+    def build() -> int:
+        for path in export(args.notebooks, args.quick):
+            print(f"wrote {path.relative_to(REPO)}")
+        print(f"[vae-course] open {BUILD / 'index.html'} in a browser (works offline)")
+        return 0
+    return _for_learners(build, {ValueError: 2, ModuleNotFoundError: 2, ExportError: 1},
+                         "export interrupted (Ctrl-C); the pages written so far are complete")
 
 
 def main(argv: list[str] | None = None) -> int:

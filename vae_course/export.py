@@ -160,28 +160,3 @@ def export(numbers: list[str] | None = None, quick: bool = False, build: Path = 
         raise ExportError(f"{len(failed)} of {len(paths)} notebooks failed ({', '.join(failed)}); "
                           "the others were written")
     return written
-
-
-def main(argv: list[str]) -> int:
-    """``python -m vae_course.export [NN ...] [--quick]`` (the course's ``export`` command)."""
-    quick = "--quick" in argv
-    numbers = [a for a in argv if a != "--quick"]
-    try:
-        written = export(numbers, quick)
-    except (ValueError, ModuleNotFoundError) as err:
-        print(f"[vae-course] export: {err}", file=sys.stderr)
-        return 2
-    except ExportError as err:
-        print(f"[vae-course] export: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("[vae-course] export interrupted (Ctrl-C); the pages written so far are complete", file=sys.stderr)
-        return 130
-    for path in written:
-        print(f"wrote {path.relative_to(REPO)}")
-    print(f"[vae-course] open {BUILD / 'index.html'} in a browser (works offline)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
