@@ -42,11 +42,6 @@ class PCA:
     explained_variance: torch.Tensor
     explained_variance_ratio: torch.Tensor
 
-    @property
-    def k(self) -> int:
-        """The number of components."""
-        return self.components.shape[0]
-
 
 def fit_pca(x: torch.Tensor, k: int) -> PCA:
     """PCA of ``x`` (N, P) or (N, C, H, W) with ``k`` components, by the SVD (Pearson 1901).
