@@ -1,12 +1,23 @@
-"""Timings of the minibatch estimators of issue 4 on the CPU.
+"""Timings of the minibatch estimators of q(z) on the CPU, alone and inside a training step.
 
-``kl_decomposition`` with M = 1024 samples, D = 10 latent dimensions in float32, for the
-minibatch weighted (mws) and stratified (mss) estimators, and ``hierarchical_tc`` with three
+By default: ``kl_decomposition`` with M = 1024 samples, D = 10 latent dimensions in float32, for
+the minibatch weighted (mws) and stratified (mss) estimators, and ``hierarchical_tc`` with three
 groups: the median (and the fastest) of several runs, plus the CPU time per call. The target is
-``kl_decomposition`` under 100 ms on 2 CPU cores. Other work on the machine slows the wall-clock
-figures, so the load average is printed beside them; CPU time is the less load-sensitive figure.
+``kl_decomposition`` under 100 ms on 2 CPU cores.
+
+With ``--steps``: what the estimators add to a training step of the sprites recipe (issue 18).
+A step (forward, backward, Adam) of beta-TCVAE and of HFVAE against a step of beta-VAE, the same
+MLP on the same batches of 256, at each thread count of ``--thread-counts``: wall-clock and CPU
+ms per step and the ratios, each the median over rounds of that round's ratio (blocks of steps of
+the three losses in turn, so that all meet the same load). Target: both ratios at most 1.25 on
+2 threads.
+
+Other work on the machine slows the wall-clock figures (with 2 threads, one busy core slows
+every operation's wait for the other thread), so the load average is printed beside them;
+measure on an otherwise idle machine.
 
 Run: python benchmarks/estimators.py [--threads 2] [--repeats 15] [--batch 1024] [--dim 10]
+     python benchmarks/estimators.py --steps [--thread-counts 1 2] [--rounds 7] [--block 10]
 """
 from __future__ import annotations
 
@@ -20,6 +31,7 @@ import torch
 from vae_course import estimators
 
 TARGET_MS = 100.0
+TARGET_STEP_RATIO = 1.25
 
 
 def inputs(m: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -42,13 +54,43 @@ def time_call(fn, repeats: int) -> dict[str, float]:
     return {"median": statistics.median(wall), "min": min(wall), "cpu": statistics.median(cpu)}
 
 
+def step_ratios(thread_counts: list[int], rounds: int, block: int) -> None:
+    """Print the ms per training step of each loss of the recipe and the step-cost ratios
+    beta-TCVAE / beta-VAE and HFVAE / beta-VAE at each thread count (see the module docstring)."""
+    from efficiency import interleaved_seconds, machine, recipe_steps  # a sibling script
+
+    steps, _, _ = recipe_steps()
+    base, *others = steps
+    print(f"{machine()}; load average {os.getloadavg()[0]:.1f} at start")
+    print(f"| threads | clock | {' | '.join(f'{m} ms' for m in steps)} | "
+          f"{' | '.join(f'{m} / {base}' for m in others)} |")
+    print(f"|---|---|{'---|' * (len(steps) + len(others))}")
+    for n_threads in thread_counts:
+        torch.set_num_threads(n_threads)
+        for clock_name, clock in (("wall", time.perf_counter), ("CPU", time.process_time)):
+            t = interleaved_seconds(steps, rounds, {m: block for m in steps}, clock)
+            ms = [f"{1e3 * statistics.median(t[m]):.2f}" for m in steps]
+            ratios = [f"{statistics.median(a / b for a, b in zip(t[m], t[base])):.2f}" for m in others]
+            print(f"| {n_threads} | {clock_name} | {' | '.join(ms)} | {' | '.join(ratios)} |")
+    load = os.getloadavg()[0]
+    print(f"target: each ratio <= {TARGET_STEP_RATIO} with 2 threads, wall-clock, on an idle machine; load "
+          f"average at the end {load:.1f} (above 1: other programs shared the cores)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--dim", type=int, default=10)
+    parser.add_argument("--steps", action="store_true", help="step-cost ratios of the recipe's losses instead")
+    parser.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--block", type=int, default=10, help="training steps per loss and round")
     args = parser.parse_args()
+    if args.steps:
+        step_ratios(args.thread_counts, args.rounds, args.block)
+        return
     torch.set_num_threads(args.threads)
     m, d = args.batch, args.dim
     z, mu, logvar = inputs(m, d)

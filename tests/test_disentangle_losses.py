@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import disentangle, losses, models
+from vae_course import disentangle, estimators, losses, models, objectives, recipe
 
 N, M, D = 50, 5, 4
 GROUPS = [[0, 2], [1], [3]]
@@ -125,6 +125,100 @@ def test_losses_train_a_real_vae():
         loss.backward()
         assert torch.isfinite(loss) and set(logs) >= {"rec", "kl", "elbo", "mi", "dwkl", "kl_qz"}
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+class RecordingVAE(nn.Module):
+    """A VAE that keeps the (mu, logvar, z) of its last forward pass, with their gradients."""
+
+    def __init__(self, vae: models.VAE):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x):
+        out = self.vae(x)
+        for t in out[1:]:
+            t.retain_grad()
+        self.latents = out[1:]
+        return out
+
+    def log_px_given_z(self, x, x_params):
+        return self.vae.log_px_given_z(x, x_params)
+
+
+def _reference_split(z, mu, logvar, dataset_size, groups):
+    """The KL split as the estimators computed it before issue 18, written out: autograd through
+    torch.logsumexp over the (M, M, D) table of ``pairwise_log_q``, MSS weights, log q(z|x) and
+    log p(z) from ``objectives.log_normal``."""
+    log_w = estimators.importance_weights(len(z), dataset_size, "mss", dtype=z.dtype)
+    table = estimators.pairwise_log_q(z, mu, logvar)  # (M, M, D): log q(z_id | x_j)
+
+    def mixture(log_q):  # log sum_j w_ij q(. | x_j) from the summed log densities (M, M)
+        return torch.logsumexp(log_q + log_w, dim=1)
+
+    joint = mixture(table.sum(2))
+    dims = sum(mixture(table[:, :, d]) for d in range(z.shape[1]))
+    grouped = sum(mixture(table[:, :, g].sum(2)) for g in groups)
+    own = objectives.log_normal(z, mu, logvar).sum(1)
+    prior = objectives.log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+    return {"mi": own - joint, "tc": joint - dims, "dwkl": dims - prior, "between": joint - grouped,
+            "within": grouped - dims}
+
+
+def _loss_and_gradients(loss_fn, model, x, step):
+    """The loss, its logged values, and its gradients with respect to z, mu, logvar and every
+    parameter."""
+    model.zero_grad()
+    torch.manual_seed(1)  # the same eps, so the same z, for every loss compared
+    loss, logs = loss_fn(model, x, step)
+    loss.backward()
+    mu, logvar, z = model.latents
+    return loss.detach(), logs, [z.grad, mu.grad, logvar.grad] + [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.fixture(scope="module")
+def sprite_images():
+    return recipe.sprites_data().x
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("posteriors", ["wide", "narrow"])
+@pytest.mark.parametrize("method", ["beta-TCVAE", "HFVAE"])
+def test_tc_losses_unchanged_by_the_hand_written_estimators(sprite_images, method, posteriors, dtype):
+    """Issue 18: the recipe's beta-TCVAE and HFVAE losses (M = 256 sprites, D = 8, its MLP), their
+    value, logged terms and gradients with respect to z, mu, logvar and the weights, equal the
+    formulas as computed before, to 1e-6 of each value in float64 (float32: to 2e-5 of each
+    gradient's norm, as its rounding allows). "narrow": the encoder's last layer scaled so that
+    the posteriors are narrow and far apart (logvar about -8 to -4), as after training."""
+    r = recipe.SpritesRecipe()
+    x = sprite_images[::45][:r.batch_size].to(dtype)
+    torch.manual_seed(0)
+    model = RecordingVAE(models.VAE.build("mlp", tuple(x.shape[1:]), r.latent_dim, hidden=r.hidden).to(dtype))
+    if posteriors == "narrow":
+        with torch.no_grad():
+            model.vae.encoder.net[-1].weight.mul_(20.0)
+            model.vae.encoder.net[-1].bias[r.latent_dim:] -= 6.0
+    beta, step = 4.0, int(r.steps * r.warmup_fraction)  # past the warm-up: the full weights
+    weights = {"mi": 1.0, "tc": beta, "dwkl": 1.0} if method == "beta-TCVAE" else \
+        {"mi": 1.0, "between": beta, "within": 1.0, "dwkl": 1.0}
+
+    def reference(model, x, step):
+        x_params, mu, logvar, z = model(x)
+        terms = {k: v.mean() for k, v in _reference_split(z, mu, logvar, len(sprite_images), r.groups).items()}
+        return -model.log_px_given_z(x, x_params).mean() + sum(w * terms[k] for k, w in weights.items()), terms
+
+    loss_fn = recipe.make_loss(method, len(sprite_images), r, beta)
+    new_loss, new_logs, new_grads = _loss_and_gradients(loss_fn, model, x, step)
+    ref_loss, ref_terms, ref_grads = _loss_and_gradients(reference, model, x, step)
+    assert len(new_grads) == 3 + len(list(model.parameters()))
+    rtol = 1e-6 if dtype == torch.float64 else 2e-5
+    assert new_loss.item() == pytest.approx(ref_loss.item(), rel=rtol)
+    for name in weights:
+        assert new_logs[name].item() == pytest.approx(ref_terms[name].item(), rel=rtol, abs=rtol)
+    for new, ref in zip(new_grads, ref_grads):
+        if dtype == torch.float64:
+            torch.testing.assert_close(new, ref, rtol=rtol, atol=1e-12 * ref.abs().max().item())
+        else:
+            assert (new - ref).norm() <= rtol * ref.norm()
 
 
 @pytest.mark.parametrize("make,error,match", [

@@ -30,12 +30,13 @@ import math
 import torch
 
 from vae_course import validate
-from vae_course.objectives import log_normal
+from vae_course.objectives import LOG_2PI, log_normal
 
 ESTIMATORS = ("mws", "mss")
 TERMS = ("mi", "tc", "dwkl")
 REDUCTIONS = ("mean", "none")
 BLOCK_ELEMENTS = 2 ** 20  # pairwise log densities computed at a time (see _mixture_logs)
+LN2 = math.log(2.0)
 
 
 def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss",
@@ -98,9 +99,13 @@ def _check_posterior_sample(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Ten
                          f"{tuple(z.shape)} and mu {tuple(mu.shape)}")
     if len(z) == 0 or len(mu) == 0:
         raise ValueError(f"z and mu need at least one row, got z {tuple(z.shape)} and mu {tuple(mu.shape)}")
-    validate.finite("z", z)
-    validate.finite("mu", mu)
-    validate.log_variance("logvar", logvar)  # logvar = -1e4 would turn MI and TC into NaN
+    # One sum vouches for every entry at once, as it is finite only if each term is, and a finite
+    # exp(-logvar) means exp(logvar) > 0 (exp overflows before it underflows to 0); when it is
+    # not finite, the checks that name the culprit run (an overflowing sum passes them).
+    if not torch.isfinite(z.sum() + mu.sum() + logvar.exp().sum() + logvar.neg().exp().sum()):
+        validate.finite("z", z)
+        validate.finite("mu", mu)
+        validate.log_variance("logvar", logvar)  # logvar = -1e4 would turn MI and TC into NaN
 
 
 def pairwise_log_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -111,54 +116,107 @@ def pairwise_log_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> t
     return log_normal(z[:, None, :], mu[None], logvar[None])
 
 
-def _block_logs(z, mu_t, logvar_t, log_w, member_t):
-    """``_mixture_logs`` for one block of rows of z (B, D), with mu_t, logvar_t (D, K), log_w
-    (B, K) and member_t (G, D) or None."""
-    # the pairwise table log q(z_id | x_j) stored as (B, D, K): the sums over j run along memory
-    log_q = log_normal(z[:, :, None], mu_t[None], logvar_t[None])
-    out = {"joint": torch.logsumexp(log_q.sum(1) + log_w, dim=1),
-           "dims": torch.logsumexp(log_q + log_w[:, None, :], dim=2)}
-    if member_t is not None:
-        out["groups"] = torch.logsumexp(member_t @ log_q + log_w[:, None, :], dim=2)
-    return out
+def _logsumexp2_(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For t holding log2 values, the natural log of sum 2^t over the last axis, with t
+    overwritten by e = 2^(t - m): returns (ln 2 * (m + log2 s), e, s = sum e), m the row maxima
+    (raised to the dtype's lowest finite value, so that a row of -inf gives -inf, as in
+    torch.logsumexp, not NaN); e / s is the softmax, the gradient of the result with respect
+    to ln 2 * t."""
+    m = t.amax(-1, keepdim=True).clamp_min_(torch.finfo(t.dtype).min)
+    e = t.sub_(m).exp2_()
+    s = e.sum(-1, keepdim=True)
+    return (m + s.log2()).squeeze(-1) * LN2, e, s
+
+
+class _BlockLogs(torch.autograd.Function):
+    """``_mixture_logs`` for one block of rows of z, by hand in both directions (issue 18: the
+    autograd version made a beta-TCVAE training step cost 1.3x a beta-VAE step). Each (B, D, K)
+    table takes as few passes over memory as the formulas allow; the logs are kept in base 2
+    (log2 q = log q / ln 2), as torch's exp2 runs in 0.4 of exp's time on a CPU (0.16 against
+    0.43 ms for a 256 x 8 x 256 float32 table, one thread of an AVX-512 AMD EPYC); and the
+    backward reuses the forward's exponentials (the softmax weights of each logsumexp) instead
+    of recomputing them: one exponential per entry of the pairwise table in all."""
+
+    @staticmethod
+    def forward(ctx, z, mu_t, logvar_t, log_w, own, group_of, n_groups):
+        """z (B, D); mu_t, logvar_t (D, K); log_w (B, K); own (B,) the column of each row's own
+        data point; group_of (D,) the group (of ``n_groups``) of each dimension, or None.
+        Returns log q(z_i|x_own) (B,), the joint (B,), the dimensions (B, D) and the groups
+        (B, n_groups)."""
+        diff = z[:, :, None] - mu_t  # (B, D, K): z_id - mu_jd
+        r = diff * torch.exp(-logvar_t)  # (z_id - mu_jd) / sigma_jd^2 = -d log q(z_id|x_j) / d z_id
+        # log2 q(z_id | x_j) = -(log 2 pi + logvar_jd + (z_id - mu_jd)^2 / sigma_jd^2) / (2 ln 2)
+        log_q = torch.addcmul((-0.5 / LN2) * (LOG_2PI + logvar_t), diff, r, value=-0.5 / LN2)
+        log_w = log_w / LN2
+        log_joint = log_q.sum(1)  # (B, K): log2 q(z_i | x_j); its weight is added once, below
+        log_own = log_joint.gather(1, own[:, None]).squeeze(1) * LN2
+        joint, e_joint, s_joint = _logsumexp2_(log_joint.add_(log_w))
+        groups, e_groups, s_groups = log_w.new_empty(len(z), 0), None, None
+        if group_of is not None:  # each group's log densities summed, then its mixture
+            log_groups = log_q.new_zeros(len(z), n_groups, log_q.shape[2]).index_add_(1, group_of, log_q)
+            groups, e_groups, s_groups = _logsumexp2_(log_groups.add_(log_w[:, None, :]))
+        dims, e_dims, s_dims = _logsumexp2_(log_q.add_(log_w[:, None, :]))  # log_q is not needed again
+        ctx.save_for_backward(diff, r, own, group_of, e_joint, s_joint, e_dims, s_dims, e_groups, s_groups)
+        return log_own, joint, dims, groups
+
+    @staticmethod
+    def backward(ctx, g_own, g_joint, g_dims, g_groups):
+        """Each output's gradient with respect to the table log q(z_id|x_j) is the incoming
+        gradient times its softmax weights (log_own: times 1 on the own column); ``a`` (B, D, K)
+        collects them, and d log q(z_id|x_j) = -r dz_id + r dmu_jd + (diff r - 1) / 2 dlogvar_jd.
+        First derivatives only: with ``create_graph=True`` it raises rather than give a second
+        derivative without the terms that went through the saved tensors."""
+        if torch.is_grad_enabled():
+            raise RuntimeError("the q(z) estimators have first derivatives only (their backward is written "
+                               "by hand): no create_graph=True, second derivatives or double backward")
+        diff, r, own, group_of, e_joint, s_joint, e_dims, s_dims, e_groups, s_groups = ctx.saved_tensors
+        per_point = (e_joint * (g_joint[:, None] / s_joint)).scatter_add_(1, own[:, None], g_own[:, None])
+        a = torch.addcmul(per_point[:, None, :], e_dims, g_dims[:, :, None] / s_dims)
+        if group_of is not None:
+            a += (e_groups * (g_groups[:, :, None] / s_groups)).index_select(1, group_of)
+        b = a * r
+        g_z = -b.sum(2) if ctx.needs_input_grad[0] else None
+        g_mu = b.sum(0) if ctx.needs_input_grad[1] else None
+        g_logvar = b.mul_(diff).sub_(a).sum(0).mul_(0.5) if ctx.needs_input_grad[2] else None
+        return g_z, g_mu, g_logvar, None, None, None, None
 
 
 def _mixture_logs(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_w: torch.Tensor,
-                  groups: list[list[int]] | None = None) -> dict[str, torch.Tensor]:
+                  own: torch.Tensor, groups: list[list[int]] | None = None) -> dict[str, torch.Tensor]:
     """The per-sample mixture log densities log sum_j w_ij q(. | x_j) of the joint, ``"joint"``
     (M,); of each dimension, ``"dims"`` (M, D); and, when ``groups`` are given, of each group
     of dimensions (its log densities summed), ``"groups"`` (M, G); for z (M, D), mu and logvar
-    (K, D) and log weights (M, K).
+    (K, D) and log weights (M, K). Also ``"own"`` (M,), log q(z_i | x_own_i) =
+    sum_d log q(z_id | x_own_i,d), the table's entry in the column ``own`` (M,) of each sample's
+    own data point.
 
     The pairwise table of ``pairwise_log_q`` (transposed) is computed once, a block of rows at
     a time, each block at most ``BLOCK_ELEMENTS`` values: the same arithmetic as one table, but
     each block fits in cache and is reused from the allocator instead of being requested from
     the operating system afresh, which costs more than the arithmetic at M = 1024.
     """
-    member_t = None
-    if groups is not None:  # (G, D) one-hot: member_t @ log_q sums each group's log densities
-        member_t = torch.zeros(len(groups), z.shape[1], dtype=z.dtype, device=z.device)
-        for g, dims in enumerate(groups):
-            member_t[g, dims] = 1.0
+    group_of = None
+    if groups is not None:  # (D,): the group of each dimension, for index_add_ over dimensions
+        group_of = [g for d in range(z.shape[1]) for g, dims in enumerate(groups) if d in dims]
+        group_of = torch.tensor(group_of, device=z.device)
     mu_t, logvar_t = mu.T.contiguous(), logvar.T.contiguous()
     rows = max(1, BLOCK_ELEMENTS // mu.numel())
-    blocks = [_block_logs(z[s:s + rows], mu_t, logvar_t, log_w[s:s + rows], member_t)
+    blocks = [_BlockLogs.apply(z[s:s + rows], mu_t, logvar_t, log_w[s:s + rows], own[s:s + rows],
+                               group_of, len(groups or ()))
               for s in range(0, len(z), rows)]
-    return {k: torch.cat([blk[k] for blk in blocks]) for k in blocks[0]}
-
-
-def _log_q_own(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log q(z_i | x_i) = sum_d log N(z_id; mu_id, exp(logvar_id)), (M,)."""
-    return log_normal(z, mu, logvar).sum(1)
+    names = ("own", "joint", "dims", "groups") if groups is not None else ("own", "joint", "dims")
+    return {k: torch.cat([blk[n] for blk in blocks]) if len(blocks) > 1 else blocks[0][n]
+            for n, k in enumerate(names)}
 
 
 def _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups=None):
-    """log q(z_i|x_i) (M,) and the minibatch mixture logs of ``_mixture_logs``."""
+    """The minibatch mixture logs of ``_mixture_logs``, "own" being log q(z_i|x_i) (M,)."""
     _check_posterior_sample(z, mu, logvar)
     if z.shape != mu.shape:
         raise ValueError(f"z must have one sample per row of mu: z {tuple(z.shape)}, mu {tuple(mu.shape)}")
+    groups = None if groups is None else check_groups(groups, z.shape[1])
     log_w = importance_weights(len(z), dataset_size, estimator, dtype=z.dtype).to(z.device)
-    return _log_q_own(z, mu, logvar), _mixture_logs(z, mu, logvar, log_w, groups)
+    return _mixture_logs(z, mu, logvar, log_w, torch.arange(len(z), device=z.device), groups)
 
 
 def log_qz(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size: int,
@@ -173,7 +231,7 @@ def log_qz(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size
     with the weights of ``importance_weights`` (``"mss"`` or ``"mws"``, see there for the
     derivation and the bias of each).
     """
-    _, logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator)
+    logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator)
     return logs["joint"], logs["dims"].sum(1)
 
 
@@ -183,15 +241,15 @@ def _reduce(terms: dict[str, torch.Tensor], reduction: str) -> dict[str, torch.T
 
 
 def _log_prior(z: torch.Tensor) -> torch.Tensor:
-    """log p(z_id) under p = N(0, I), (M, D)."""
-    return log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    """log p(z_i) = sum_d log N(z_id; 0, 1) = -(D log 2 pi + |z_i|^2) / 2 under p = N(0, I), (M,)."""
+    return -0.5 * (z.shape[1] * LOG_2PI + z.square().sum(1))
 
 
-def _decomposition(log_qzx, logs, z):
-    """Per-sample MI, TC and dimension-wise KL (each (M,)) from log q(z|x), the mixture logs."""
+def _decomposition(logs, z):
+    """Per-sample MI, TC and dimension-wise KL (each (M,)) from the mixture logs."""
     log_prod = logs["dims"].sum(1)
-    return {"mi": log_qzx - logs["joint"], "tc": logs["joint"] - log_prod,
-            "dwkl": log_prod - _log_prior(z).sum(1)}
+    return {"mi": logs["own"] - logs["joint"], "tc": logs["joint"] - log_prod,
+            "dwkl": log_prod - _log_prior(z)}
 
 
 def kl_decomposition(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size: int,
@@ -206,8 +264,7 @@ def kl_decomposition(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, da
     mi + tc + dwkl = log q(z_i|x_i) - log p(z_i) for every sample. Shapes as in ``log_qz``;
     returns batch means (scalars), or the per-sample (M,) terms with ``reduction="none"``.
     """
-    log_qzx, logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator)
-    return _reduce(_decomposition(log_qzx, logs, z), reduction)
+    return _reduce(_decomposition(_minibatch_logs(z, mu, logvar, dataset_size, estimator), z), reduction)
 
 
 def kl_decomposition_exact(z: torch.Tensor, mu_all: torch.Tensor, logvar_all: torch.Tensor,
@@ -225,9 +282,8 @@ def kl_decomposition_exact(z: torch.Tensor, mu_all: torch.Tensor, logvar_all: to
         raise ValueError(f"index must lie in [0, {len(mu_all) - 1}] (rows of mu_all), got values in "
                          f"[{index.min().item()}, {index.max().item()}]")
     log_w = torch.full((len(z), len(mu_all)), -math.log(len(mu_all)), dtype=z.dtype, device=z.device)
-    index = index.long().to(z.device)
-    log_qzx = _log_q_own(z, mu_all[index], logvar_all[index])
-    return _reduce(_decomposition(log_qzx, _mixture_logs(z, mu_all, logvar_all, log_w), z), reduction)
+    logs = _mixture_logs(z, mu_all, logvar_all, log_w, index.long().to(z.device))
+    return _reduce(_decomposition(logs, z), reduction)
 
 
 def check_groups(groups: object, latent_dim: int) -> list[list[int]]:
@@ -254,15 +310,14 @@ def hierarchical_tc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dat
         "dwkl"    = sum_d [log q(z_id) - log p(z_id)]                  dimension-wise KL
 
     and "mi" = log q(z_i|x_i) - log q(z_i), the index-code MI of ``kl_decomposition``, from the
-    same pairwise table (the HFVAE loss needs all four: one table, not two). Every log q is the minibatch mixture of ``log_qz`` with the weights of ``estimator``, the
-    group densities using the summed log densities of the group's dimensions, so per sample
+    same pairwise table (the HFVAE loss needs all four: one table, not two). Every log q is the
+    minibatch mixture of ``log_qz`` with the weights of ``estimator``, the group densities using
+    the summed log densities of the group's dimensions, so per sample
     between + within = log q(z) - sum_d log q(z_d), the TC of ``kl_decomposition`` with the same
     estimator. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
-    _check_posterior_sample(z, mu, logvar)
-    groups = check_groups(groups, z.shape[1])
-    log_qzx, logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
+    logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
     log_groups, log_dims = logs["groups"].sum(1), logs["dims"].sum(1)
-    terms = {"mi": log_qzx - logs["joint"], "between": logs["joint"] - log_groups,
-             "within": log_groups - log_dims, "dwkl": log_dims - _log_prior(z).sum(1)}
+    terms = {"mi": logs["own"] - logs["joint"], "between": logs["joint"] - log_groups,
+             "within": log_groups - log_dims, "dwkl": log_dims - _log_prior(z)}
     return _reduce(terms, reduction)
