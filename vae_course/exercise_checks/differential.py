@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, Verbosity, find, settings
+from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
@@ -33,8 +33,10 @@ from vae_course import exercises
 from vae_course.exercise_checks.common import expect_close, expect_tensor
 
 MAX_EXAMPLES = 40  # inputs drawn per task: enough to reach every corner below, a second or so
+# Seeded, nothing stored, no time limit per example, quiet; draw, then shrink (no "explain" phase,
+# which reruns a failure many times to say which parts of it matter).
 SETTINGS = dict(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck),
-                verbosity=Verbosity.quiet)
+                verbosity=Verbosity.quiet, phases=(Phase.generate, Phase.shrink))
 FLOATS = (torch.float32, torch.float64)
 
 
@@ -68,8 +70,10 @@ def _snapshot(value: object) -> object:
         return value.detach().clone()
     if isinstance(value, np.ndarray):
         return value.copy()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_snapshot(v) for v in value) if isinstance(value, list) else tuple(map(_snapshot, value))
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
     if isinstance(value, dict):
         return {k: _snapshot(v) for k, v in value.items()}
     return value if isinstance(value, (int, float, str, bool, type(None))) else _UNGUARDED
@@ -135,12 +139,12 @@ def _weighted_sum(value: object, weighted: bool) -> torch.Tensor | None:
 
 
 def expect_gradients(name: str, output: object, inputs: dict[str, torch.Tensor], must_not: Sequence[str] = (),
-                     weighted: bool = True) -> dict[str, torch.Tensor | None]:
+                     weighted: bool = True, required: Sequence[str] | None = None) -> dict[str, torch.Tensor | None]:
     """The gradients of a (randomly, unless not ``weighted``) weighted sum of the entries of
     ``output`` with respect to ``inputs`` (leaf tensors that require grad). Fail, naming the
-    input, when no gradient reaches one that must get it, or when a nonzero gradient reaches
-    one named in ``must_not``."""
-    wanted = [k for k in inputs if k not in must_not]
+    input, when no gradient reaches one that must get it (those in ``required``; by default
+    every input not in ``must_not``), or when a nonzero gradient reaches one in ``must_not``."""
+    wanted = [k for k in inputs if k not in must_not] if required is None else list(required)
     total = _weighted_sum(output, weighted)
     if total is None:
         if wanted:
@@ -148,7 +152,8 @@ def expect_gradients(name: str, output: object, inputs: dict[str, torch.Tensor],
                                  "differentiably on its inputs (a .detach(), .item(), .numpy(), torch.no_grad() or "
                                  "torch.tensor(...) of computed numbers on the way?)")
         return {k: None for k in inputs}
-    grads = dict(zip(inputs, torch.autograd.grad(total, list(inputs.values()), allow_unused=True)))
+    grads = dict(zip(inputs, torch.autograd.grad(total, list(inputs.values()), allow_unused=True,
+                                                 retain_graph=True)))
     for key in wanted:
         if grads[key] is None:
             raise AssertionError(f"no gradient reaches {key}: the result of {name} does not depend differentiably "
@@ -158,6 +163,20 @@ def expect_gradients(name: str, output: object, inputs: dict[str, torch.Tensor],
             raise AssertionError(f"a gradient reaches {key} through {name}, and none may: wrap the part that "
                                  f"depends on {key} in .detach() (the stop-gradient)")
     return grads
+
+
+def _float_pairs(label: str, got: object, expected: object, parts: Sequence[str] | None = None):
+    """(label, got part, expected part) for each float tensor of a result, the parts of a tuple
+    named by ``parts`` (``expect_same`` has checked that the two results have one structure)."""
+    if isinstance(expected, torch.Tensor):
+        if expected.is_floating_point():
+            yield label, got, expected
+    elif isinstance(expected, (tuple, list)):
+        for i, (g, e) in enumerate(zip(got, expected)):
+            yield from _float_pairs(f"{label} (its {parts[i]})" if parts else f"{label}[{i}]", g, e)
+    elif isinstance(expected, dict):
+        for key in expected:
+            yield from _float_pairs(f"{label}[{key!r}]", got[key], expected[key])
 
 
 # --- Comparing with the reference -------------------------------------------------------------
@@ -223,7 +242,8 @@ class Seeded:
 
 
 class Named:
-    """A function argument, shown by the source text that defines it."""
+    """An argument (a function, a model, what a ``build`` makes one from), shown by the text
+    that makes it; every call gets a copy."""
 
     def __init__(self, value: object, text: str):
         self.value, self.text = value, text
@@ -250,9 +270,9 @@ def show(value: object) -> str:
         if value.numel() <= 24:
             nested = value.tolist()
             text = repr(nested) if not value.is_floating_point() else _nested(nested)
-            return f"torch.tensor({text}{dtype})" if value.dim() else f"torch.tensor({text}{dtype})"
-        low, high = (value.min().item(), value.max().item()) if value.numel() else (0, 0)
-        return f"a tensor of shape {tuple(value.shape)}, {value.dtype}, values in [{_number(low)}, {_number(high)}]"
+            return f"torch.tensor({text}{dtype})"
+        low, high = _number(value.min().item()), _number(value.max().item())
+        return f"a tensor of shape {tuple(value.shape)}, {value.dtype}, values in [{low}, {high}]"
     if isinstance(value, np.ndarray):
         if value.size <= 24:
             return f"np.array({value.tolist()!r}, dtype=np.{value.dtype})"
@@ -275,7 +295,7 @@ def _fresh(value: object, grad: bool) -> object:
     if isinstance(value, Seeded):
         return value.make()
     if isinstance(value, Named):
-        return value.value
+        return copy.deepcopy(value.value)  # a function is its own copy
     if isinstance(value, torch.Tensor):
         return value.detach().clone().requires_grad_(grad and value.is_floating_point())
     return copy.deepcopy(value)
@@ -348,6 +368,14 @@ class _Run:
         self.grads, self.must_not, self.mentions, self.compare = tuple(grads), tuple(must_not), mentions, compare
         self.tolerance, self.parts, self.promise = tolerance, parts, promise
         self.build, self.observe = build, observe
+        self.order = list(inspect.signature(expected_fn).parameters)
+
+    def ordered(self, case: dict) -> dict:
+        """The case in the order of the function's arguments (Hypothesis's fixed_dictionaries
+        shuffles its keys), to be passed by position."""
+        if set(case) != set(self.order):
+            raise ValueError(f"the drawn case has the arguments {sorted(case)}; {self.name} takes {self.order}")
+        return {k: case[k] for k in self.order}
 
     def _call(self, fn: Callable, case: dict) -> tuple[dict, object, BaseException | None]:
         args = (self.build(case) if self.build else
@@ -362,6 +390,7 @@ class _Run:
 
     def difference(self, case: dict) -> str | None:
         """What differs on ``case`` (None when the learner's function agrees with the reference)."""
+        case = self.ordered(case)
         ref_args, expected, ref_error = self._call(self.expected_fn, case)
         args, got, error = self._call(self.learner, case)
         if isinstance(error, (ChangedArgument, exercises.ReturnedNone)):
@@ -397,12 +426,18 @@ class _Run:
         return None
 
     def _gradients(self, args: dict, got: object, ref_args: dict, expected: object) -> None:
+        """Part by part of the result: a gradient reaches every input the reference's part
+        sends one to, none reaches those in ``must_not``, and they equal the reference's."""
         names = self.grads + self.must_not
-        theirs = expect_gradients(self.name, got, {k: args[k] for k in names}, self.must_not)
-        ours = expect_gradients(self.name, expected, {k: ref_args[k] for k in names}, self.must_not)
-        for key in self.grads:
-            expect_close(f"the gradient reaching {key} (of a weighted sum of the result)", theirs[key], ours[key],
-                         **dict(zip(("atol", "rtol"), _tolerance(ours[key], *self.tolerance.values()))))
+        for label, theirs_part, ours_part in _float_pairs(self.name, got, expected, self.parts):
+            ours = expect_gradients(label, ours_part, {k: ref_args[k] for k in names}, self.must_not, required=())
+            tolerance = {k: _tolerance(ours[k], *self.tolerance.values()) for k in self.grads if ours[k] is not None}
+            # the reference's part depends on the input beyond round-off (rec = kl - (kl - rec) does not)
+            needed = [k for k, (atol, _) in tolerance.items() if bool((ours[k].abs() > atol).any())]
+            theirs = expect_gradients(label, theirs_part, {k: args[k] for k in names}, self.must_not, required=needed)
+            for key in needed:
+                expect_close(f"the gradient reaching {key} from {label} (of a weighted sum of its entries)",
+                             theirs[key], ours[key], **dict(zip(("atol", "rtol"), tolerance[key])))
 
 
 def differential(name: str, learner: Callable, expected_fn: Callable, cases: st.SearchStrategy[dict], *,
@@ -441,7 +476,8 @@ def differential(name: str, learner: Callable, expected_fn: Callable, cases: st.
         raise stop.error from None
     message = run.difference(smallest) or seen[-1]  # a function that is not reproducible: its last failure
     raise AssertionError(f"{name} disagrees with the reference solution on this input (the smallest of "
-                         f"{max_examples} drawn from the domain its docstring states):\n{describe(smallest)}\n"
+                         f"{max_examples} drawn from the domain its docstring states):\n"
+                         f"{describe(run.ordered(smallest))}\n"
                          f"{message}")
 
 
@@ -452,29 +488,29 @@ batch_sizes = st.sampled_from([1, 2, 3, 5])  # 1 and odd sizes: broadcasting and
 seeds = st.builds(Seeded, st.integers(0, 2 ** 16))
 
 
-SMALL = 12  # entries drawn one by one (and shrunk one by one) up to this size; a seed fills bigger tensors
+SMALL = 4  # entries drawn one by one (and shrunk one by one) in every tensor; a seed fills the rest
 
 
 @st.composite
 def tensors(draw, shape: Sequence[int], dtype: torch.dtype = torch.float32, low: float = -3.0, high: float = 3.0,
             edges: Sequence[float] = (), palette: Sequence[float] | None = None) -> torch.Tensor:
     """A tensor of ``shape`` and ``dtype`` with entries in [low, high] or from ``edges`` (extreme
-    values the docstring allows), or only from ``palette`` (few values: repeats, ties). Small
-    tensors are drawn entry by entry, so that Hypothesis shrinks each entry (towards 0, or
-    ``low`` when 0 is outside); bigger ones from a drawn seed, about 1 in 5 entries an edge."""
+    values the docstring allows), or only from ``palette`` (few values: repeats, ties).
+
+    The first ``SMALL`` entries are drawn one by one, so that Hypothesis shrinks each of them
+    (towards 0, or ``low`` when 0 is outside); the rest come from a drawn seed, about 1 in 5 an
+    edge. Every tensor takes the same draws whatever its shape, which lets Hypothesis shrink the
+    shape without losing its way in the draws that follow."""
     n = int(np.prod(shape)) if len(shape) else 1
     choices = list(palette) if palette is not None else list(edges)
-    if n <= SMALL:
-        numbers = (st.sampled_from(choices) if palette is not None else
-                   st.floats(low, high, allow_nan=False, allow_infinity=False))
-        if edges and palette is None:
-            numbers = st.one_of(numbers, st.sampled_from(choices))
-        values = torch.tensor(draw(st.lists(numbers, min_size=n, max_size=n)), dtype=torch.float64)
-    else:
-        g = torch.Generator().manual_seed(draw(st.integers(0, 2 ** 16)))
-        values = low + (high - low) * torch.rand(n, generator=g, dtype=torch.float64)
-        picked = torch.tensor(choices or [0.0], dtype=torch.float64)[torch.randint(len(choices or [0]), (n,),
-                                                                                   generator=g)]
-        chosen = torch.rand(n, generator=g) < (1.0 if palette is not None else 0.2 if edges else 0.0)
-        values = torch.where(chosen, picked, values)
-    return values.reshape(tuple(shape)).to(dtype)
+    numbers = (st.sampled_from(choices) if palette is not None else
+               st.floats(low, high, allow_nan=False, allow_infinity=False))
+    if edges and palette is None:
+        numbers = st.one_of(numbers, st.sampled_from(choices))
+    first = torch.tensor(draw(st.lists(numbers, min_size=SMALL, max_size=SMALL)), dtype=torch.float64)
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2 ** 16)))
+    rest = low + (high - low) * torch.rand(max(n - SMALL, 0), generator=g, dtype=torch.float64)
+    if choices:
+        picked = torch.tensor(choices, dtype=torch.float64)[torch.randint(len(choices), rest.shape, generator=g)]
+        rest = torch.where(torch.rand(rest.shape, generator=g) < (1.0 if palette is not None else 0.2), picked, rest)
+    return torch.cat([first[:n], rest]).reshape(tuple(shape)).to(dtype)
