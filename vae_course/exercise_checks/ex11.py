@@ -39,18 +39,22 @@ def check_one_hot(module) -> None:
 
 
 INTEGER_TYPES = [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8]
+N_CLASSES = st.one_of(st.integers(1, 9), st.sampled_from([200, 300]))  # labels past int8's 127 and uint8's 255
 
 
 @st.composite
 def _labels(draw, n_classes: int, batch: int, valid: bool) -> object:
-    """y (batch,) of integer labels in [0, n_classes) of any integer dtype; or, unless ``valid``,
-    labels out of range, float or boolean labels, or a Python list."""
-    kind = "labels" if valid else draw(st.sampled_from(["labels", "out of range", "float", "bool", "list"]))
+    """y (batch,) of integer labels in [0, n_classes) of any integer dtype (each label one the
+    dtype can hold); or, unless ``valid``, a label out of range, float or boolean labels, or a
+    Python list."""
+    bad_kinds = st.sampled_from(["out of range", "float", "bool", "list"])
+    kind = "labels" if valid else draw(st.one_of(st.just("labels"), bad_kinds))  # half of them valid
     dtype = draw(st.sampled_from(INTEGER_TYPES))
-    values = draw(st.lists(st.integers(0, n_classes - 1), min_size=batch, max_size=batch))
-    if kind == "out of range" and batch:
-        low = -3 if dtype != torch.uint8 else n_classes
-        values[draw(st.integers(0, batch - 1))] = draw(st.sampled_from([low, n_classes, n_classes + 4]))
+    info = torch.iinfo(dtype)
+    values = draw(st.lists(st.integers(0, min(n_classes, info.max + 1) - 1), min_size=batch, max_size=batch))
+    bad = [v for v in (-3, n_classes, n_classes + 4) if info.min <= v <= info.max and not 0 <= v < n_classes]
+    if kind == "out of range" and batch and bad:
+        values[draw(st.integers(0, batch - 1))] = draw(st.sampled_from(bad))
     if kind == "list":
         return values
     y = torch.tensor(values, dtype=torch.int64)
@@ -59,7 +63,7 @@ def _labels(draw, n_classes: int, batch: int, valid: bool) -> object:
 
 @st.composite
 def _label_cases(draw) -> dict:
-    n_classes, batch = draw(st.integers(1, 9)), draw(st.sampled_from([0, 1, 2, 3, 5, 8]))
+    n_classes, batch = draw(N_CLASSES), draw(st.sampled_from([0, 1, 2, 3, 5, 8]))
     return {"y": draw(_labels(n_classes, batch, valid=False)), "n_classes": n_classes}
 
 
@@ -93,7 +97,7 @@ def check_conditioned_input(module) -> None:
 
 @st.composite
 def _input_cases(draw) -> dict:
-    n_classes, batch = draw(st.integers(1, 9)), draw(st.sampled_from([0, 1, 2, 3, 5]))
+    n_classes, batch = draw(N_CLASSES), draw(st.sampled_from([0, 1, 2, 3, 5]))
     shape = (batch, *draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)))
     return {"x": draw(tensors(shape, draw(dtypes))), "y": draw(_labels(n_classes, batch, valid=draw(st.booleans()))),
             "n_classes": n_classes}
