@@ -483,6 +483,7 @@ CORRECT = [
         def one_hot(y, n_classes):
             if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.dtype == torch.bool:
                 raise TypeError("y must be an integer tensor")
+            y = y.long()  # int8 labels compared with n_classes = 200 would wrap it to -56
             bad = y[(y < 0) | (y >= n_classes)]
             if len(bad):
                 raise ValueError(f"labels must lie in [0, {n_classes}); found {bad.tolist()}")
