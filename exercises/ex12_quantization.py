@@ -24,6 +24,7 @@ def quantize(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, t
 
     z_e (N, D), codebook (K, D), N, K, D >= 1, one dtype (float32 or float64); codebook rows
     may repeat (ties: any nearest row will do) -> (z_q (N, D) of that dtype, indices (N,) int64).
+    z_q is differentiable in the codebook (the codebook loss trains the codebook through it).
     """
     raise NotImplementedError('see notebook 12, section "2. Nearest-codebook quantization"')
 

@@ -391,6 +391,10 @@ MISTAKES += [
             mu = z.mean(0)
             z -= mu
             return mu, z.T @ z / len(z)""", "your function fit_gaussian changed its argument z in place; work on a copy"),
+    ("12", "z_q-detached-from-the-codebook", """
+        def quantize(z_e, codebook):
+            indices = (z_e.unsqueeze(1) - codebook.unsqueeze(0)).pow(2).sum(-1).argmin(1)
+            return codebook[indices].detach(), indices""", "no gradient reaches codebook: the result of quantize (its z_q)"),
     ("06", "detached-noise-term", """
         def reparameterize(mu, logvar, generator=None):
             eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)

@@ -27,7 +27,8 @@ def check_quantize(module) -> None:
     ref_q, ref_indices = vq.nearest_code(z_e, codebook)
     expect_close("indices", indices, ref_indices, atol=0)
     expect_close("z_q", z_q, ref_q, atol=0)
-    differential("quantize", module.quantize, reference("12", "quantize"), _code_cases(), compare=_same_codes)
+    differential("quantize", module.quantize, reference("12", "quantize"), _code_cases(), compare=_same_codes,
+                 grads=("codebook",), parts=("z_q", "indices"))
 
 
 @st.composite
