@@ -191,7 +191,8 @@ MISTAKES = [
             for v in values:
                 z0[dim] = v
                 out.append(decode(z0[None])[0])
-            return torch.stack(out)""", "your function latent_traversal changed its argument z0 in place; work on a copy"),
+            return torch.stack(out)""",
+     "your function latent_traversal changed its argument z0 in place; work on a copy"),
     ("09", "naive-logsumexp", """
         def log_qz_mws(z, mu, logvar, dataset_size):
             log_q = log_normal(z[:, None, :], mu[None], logvar[None])
@@ -390,11 +391,13 @@ MISTAKES += [
         def fit_gaussian(z):
             mu = z.mean(0)
             z -= mu
-            return mu, z.T @ z / len(z)""", "your function fit_gaussian changed its argument z in place; work on a copy"),
+            return mu, z.T @ z / len(z)""",
+     "your function fit_gaussian changed its argument z in place; work on a copy"),
     ("12", "z_q-detached-from-the-codebook", """
         def quantize(z_e, codebook):
             indices = (z_e.unsqueeze(1) - codebook.unsqueeze(0)).pow(2).sum(-1).argmin(1)
-            return codebook[indices].detach(), indices""", "no gradient reaches codebook: the result of quantize (its z_q)"),
+            return codebook[indices].detach(), indices""",
+     "no gradient reaches codebook: the result of quantize (its z_q)"),
     ("06", "detached-noise-term", """
         def reparameterize(mu, logvar, generator=None):
             eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)

@@ -96,7 +96,8 @@ def check_score_function(module) -> None:
 FUNCTIONS = [Named(lambda z: z.reshape(len(z), -1).pow(2).sum(1), "lambda z: z.reshape(len(z), -1).pow(2).sum(1)"),
              Named(lambda z: (z.reshape(len(z), -1)[:, 0] > 0).to(z.dtype),
                    "lambda z: (z.reshape(len(z), -1)[:, 0] > 0).to(z.dtype)"),
-             Named(lambda z: z.reshape(len(z), -1).sum(1).sin() + 2, "lambda z: z.reshape(len(z), -1).sum(1).sin() + 2")]
+             Named(lambda z: z.reshape(len(z), -1).sum(1).sin() + 2,
+                   "lambda z: z.reshape(len(z), -1).sum(1).sin() + 2")]
 
 
 @st.composite
