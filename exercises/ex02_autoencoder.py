@@ -23,7 +23,8 @@ def mlp_encoder_decoder(P: int, hidden: Sequence[int], D: int) -> tuple[nn.Seque
     linear layers and nothing after the last one (the encoder outputs a code z in R^D, the
     decoder outputs logits; the autoencoder applies the sigmoid). Example: P=64, hidden=(32,),
     D=2 gives Linear(64, 32), ReLU, Linear(32, 2) and Linear(2, 32), ReLU, Linear(32, 64).
-    Encoder: (B, P) -> (B, D); decoder: (B, D) -> (B, P).
+    P, D >= 1; hidden: a tuple or a list of 0 or more sizes >= 1 (not changed; no hidden size
+    gives a single Linear(P, D)). Encoder: (B, P) -> (B, D); decoder: (B, D) -> (B, P).
     """
     raise NotImplementedError('see notebook 02, section "2. An MLP autoencoder"')
 
@@ -33,6 +34,7 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.T
 
     Forward x_hat = model(x); loss = mean squared error (1/(B P)) sum (x_hat - x)^2 over all
     entries; clear the old gradients, backpropagate, take one optimiser step. Return the
-    loss *before* the step as a Python float.
+    loss *before* the step as a Python float. Any batch size B >= 1 and image shape; x is not
+    changed; gradients left over from an earlier step must not leak into this one.
     """
     raise NotImplementedError('see notebook 02, section "2. An MLP autoencoder"')

@@ -11,22 +11,23 @@ import torch
 
 
 def fit_gaussian(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Maximum-likelihood Gaussian fit to codes z (N, D):
+    """Maximum-likelihood Gaussian fit to codes z (N, D), N >= 1, float32 or float64:
 
         mu = (1/N) sum_i z_i                          shape (D,)
         Sigma = (1/N) sum_i (z_i - mu)(z_i - mu)^T    shape (D, D)   (divide by N, not N - 1)
 
-    Returns (mu, Sigma).
+    Returns (mu, Sigma), both of z's dtype; z itself is not changed.
     """
     raise NotImplementedError('see notebook 04, section "3. Fitting a Gaussian to the codes"')
 
 
 def sample_gaussian(mu: torch.Tensor, cov: torch.Tensor, n: int,
                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """n draws from N(mu, cov), shape (n, D), for mu (D,) and a positive-definite cov (D, D):
+    """n >= 1 draws from N(mu, cov), shape (n, D), for mu (D,) and a positive-definite cov (D, D)
+    of the same dtype (float32 or float64, which the result keeps):
 
         L = cholesky(cov)  (lower triangular, L L^T = cov),
-        eps = torch.randn(n, D, generator=generator),
+        eps = torch.randn(n, D, generator=generator, dtype=mu.dtype),
         z_i = mu + L eps_i, i.e. z = mu + eps @ L.T for the whole batch.
     """
     raise NotImplementedError('see notebook 04, section "4. Sampling by z = mu + L eps"')

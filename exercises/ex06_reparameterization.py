@@ -19,9 +19,11 @@ import torch
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor:
-    """z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) drawn with ``generator``.
+    """z = mu + exp(logvar / 2) * eps with eps = torch.randn(mu.shape, generator=generator,
+    dtype=mu.dtype).
 
-    mu, logvar: any shape, the same. Returns z of that shape; gradients must flow to mu and logvar.
+    mu, logvar: any shape (a scalar too), the same, and the same dtype (float32 or float64).
+    Returns z of that shape and dtype; gradients must flow to mu and logvar.
     """
     raise NotImplementedError('see notebook 06, section "3. The reparameterization trick"')
 
@@ -32,7 +34,9 @@ def score_function_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Ten
 
         g_mu = f(z) (z - mu) / sigma^2,    g_sigma = f(z) [(z - mu)^2 / sigma^3 - 1 / sigma].
 
-    f maps z (n, *shape) to one value per sample, (n,). mu, sigma: (*shape).
-    Returns (g_mu, g_sigma), each (n, *shape); their means estimate the gradient.
+    with eps = torch.randn((n, *mu.shape), generator=generator, dtype=mu.dtype): each sample's
+    own estimate, with no baseline subtracted. f maps z (n, *shape) to one value per sample,
+    (n,). mu, sigma > 0: (*shape) (a scalar too), the same dtype (float32 or float64); n >= 1.
+    Returns (g_mu, g_sigma), each (n, *shape) of mu's dtype; their means estimate the gradient.
     """
     raise NotImplementedError('see notebook 06, section "2. The score-function estimator"')

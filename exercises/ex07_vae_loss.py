@@ -25,8 +25,11 @@ def negative_elbo_bernoulli(x: torch.Tensor, logits: torch.Tensor, mu: torch.Ten
     x (B, C, H, W) binary, in {0, 1} (e.g. binarized digits: the Bernoulli is a likelihood only
     there; on grey x in [0, 1] the same formula is a reconstruction cross-entropy, and the result
     bounds no log-probability); logits l (B, C, H, W) of the decoder at one sample z ~ q(z|x);
-    mu, logvar (B, D) of q(z|x). Returns (B,): one value per example, SUMMED over the pixels
-    p and the latents d (a mean over pixels would secretly weight the KL by the pixel count).
+    mu, logvar (B, D) of q(z|x). Any B >= 1, C >= 1 channels, H, W, D >= 1; all four tensors
+    float32 or all float64 (the result's dtype); logits of any size (+-1000 too: compute
+    log sigmoid stably). Returns (B,): one value per example, SUMMED over the channels and
+    pixels p and the latents d (a mean over pixels would secretly weight the KL by the pixel
+    count), differentiable in logits, mu and logvar.
     """
     raise NotImplementedError('see notebook 07, section "3. The loss: minus the ELBO, summed per example"')
 
@@ -35,6 +38,6 @@ def beta_vae_loss(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logva
                   beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, rec, kl) with rec_b = log p(x_b|z_b) (B,), kl_b = KL(q(z|x_b) || N(0, I)) (B,) and
     the scalar loss = (1/B) sum_b -[rec_b - beta kl_b]: summed per example, averaged over the batch.
-    Shapes as in ``negative_elbo_bernoulli``.
+    Shapes, dtypes and gradients as in ``negative_elbo_bernoulli``; beta >= 0 (0 too).
     """
     raise NotImplementedError('see notebook 07, section "4. Training: choices and curves"')

@@ -37,7 +37,9 @@ def log_qz_mws(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
     where q(z_d | x_j) = N(z_d; mu_jd, exp(logvar_jd)) and j runs over the minibatch. Compute
     the (M, M, D) table log q(z_id | x_j) once with ``log_normal`` and broadcasting.
 
-    Shapes: z, mu, logvar (M, D); returns two tensors of shape (M,).
+    Shapes: z, mu, logvar (M, D), M >= 1, D >= 1, one dtype (float32 or float64);
+    dataset_size N >= M. Returns two tensors of shape (M,) and that dtype, differentiable in
+    z, mu and logvar.
     """
     raise NotImplementedError('see notebook 09, section "4. The minibatch weighted estimator"')
 
@@ -55,8 +57,8 @@ def mss_weights(batch_size: int, dataset_size: int) -> torch.Tensor:
 
 def discrete_mutual_info(a: np.ndarray, b: np.ndarray) -> float:
     """The mutual information in nats of two discrete label arrays a, b (N,) (any integer
-    labels), from their empirical joint distribution p(a, b) (the contingency table of counts
-    divided by N) and its marginals p(a), p(b):
+    labels of any integer or boolean dtype, negative too, N >= 1), from their empirical joint
+    distribution p(a, b) (the contingency table of counts divided by N) and its marginals:
 
         I(a; b) = sum over cells with p(a, b) > 0 of p(a, b) log [ p(a, b) / (p(a) p(b)) ]
 
@@ -73,6 +75,7 @@ def mig_from_mi(mi: np.ndarray, entropies: np.ndarray) -> float:
         MIG = (1/K) sum_k [ I(z_(1); v_k) - I(z_(2); v_k) ] / H(v_k)
 
     with z_(1), z_(2) the code dimensions of largest and second largest I(z_d; v_k) for
-    factor k. Returns a Python float.
+    factor k (ties allowed). mi >= 0 with D >= 2, entropies > 0; float32 or float64 arrays.
+    Returns a Python float.
     """
     raise NotImplementedError('see notebook 09, section "7. Measuring disentanglement: MIG"')

@@ -19,16 +19,20 @@ import torch
 def one_hot(y: torch.Tensor, n_classes: int) -> torch.Tensor:
     """e_y in {0, 1}^C: a single 1 at position y_b in row b, zeros elsewhere.
 
-    y (B,) of integer labels -> (B, n_classes) float32. Raise ``TypeError`` when y is not an
-    integer tensor and ``ValueError`` (naming the allowed range and the values found) when a
-    label is below 0 or at least ``n_classes``, before building anything.
+    y (B,) of integer labels, B >= 0 (an empty batch too), of any integer dtype (int8, int16,
+    int32, int64, uint8) -> (B, n_classes) float32. Raise ``TypeError`` when y is not an
+    integer tensor (float or bool labels, a Python list) and ``ValueError`` naming the allowed
+    range (n_classes) and the bad values found when a label is below 0 or at least
+    ``n_classes``, before building anything.
     """
     raise NotImplementedError('see notebook 11, section "2. Conditioning encoder and decoder on a label"')
 
 
 def conditioned_input(x: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
     """[flatten(x), e_y]: x (B, ...) flattened to (B, P), then the one-hot labels (B, C)
-    appended along the feature dimension -> (B, P + C). This is what the first dense layer of
-    a conditional encoder (x = images) or decoder (x = codes z) reads.
+    appended along the feature dimension -> (B, P + C), of x's dtype (float32 or float64) and
+    differentiable in x. This is what the first dense layer of a conditional encoder
+    (x = images) or decoder (x = codes z) reads. x has at least 2 dimensions; y is checked as
+    ``one_hot`` checks it.
     """
     raise NotImplementedError('see notebook 11, section "2. Conditioning encoder and decoder on a label"')

@@ -14,7 +14,9 @@ def pca_svd(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.
 
     Centre, X_c = X - mean, take the thin SVD X_c = U S V^T, and keep the first k rows of V^T.
 
-    Returns:
+    x: float32 or float64, N >= 2 rows, P >= 1 columns, not changed; 1 <= k <= min(N - 1, P).
+
+    Returns, each of x's dtype:
         mean (P,): the column means of x;
         components (k, P): orthonormal rows, the directions of largest variance first;
         explained_variance (k,): the variances along them, s_j^2 / (N - 1).
@@ -33,7 +35,8 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     cosines of the angles. Clamp them to [0, 1] before the arccos (round-off can push them
     just above 1).
 
-    Returns the k angles (k,) in degrees, smallest first.
+    a and b: full column rank, 1 <= k <= P, one dtype (float32 or float64). Returns the k
+    angles (k,) of that dtype in degrees, smallest first.
     """
     # BEGIN SOLUTION see notebook 01, section "5. Principal angles between subspaces"
     q_a, q_b = torch.linalg.qr(a)[0], torch.linalg.qr(b)[0]

@@ -13,13 +13,15 @@ import torch
 
 
 def gaussian_noise(x: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """x_tilde = clip(x + level * eps, 0, 1) with eps = torch.randn(x.shape, generator=generator).
+    """x_tilde = clip(x + level * eps, 0, 1) with
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).
 
-    x: images of any shape, values in [0, 1]; level: the noise standard deviation (>= 0).
-    Returns a tensor of x's shape with values in [0, 1].
+    x: images of any shape (a batch of 1, channels C >= 1, ...), float32 or float64, values in
+    [0, 1]; level: the noise standard deviation, any number >= 0 (0 leaves x as it is).
+    Returns a new tensor of x's shape and dtype with values in [0, 1]; x itself is not changed.
     """
     # BEGIN SOLUTION see notebook 03, section "2. Corruption processes"
-    eps = torch.randn(x.shape, generator=generator)
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype)
     return (x + level * eps).clamp(0.0, 1.0)
     # END SOLUTION
 
@@ -27,11 +29,12 @@ def gaussian_noise(x: torch.Tensor, level: float, generator: torch.Generator | N
 def masking_noise(x: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """x_tilde_p = 0 with probability level, else x_p.
 
-    Draw u = torch.rand(x.shape, generator=generator) and keep the pixels where u >= level
-    (so P(keep) = 1 - level). Returns a tensor of x's shape.
+    Draw u = torch.rand(x.shape, generator=generator, dtype=x.dtype) and keep the pixels where
+    u >= level (so P(keep) = 1 - level). x as in ``gaussian_noise``; level in [0, 1] (0 keeps
+    every pixel, 1 zeroes every pixel). Returns a new tensor of x's shape and dtype.
     """
     # BEGIN SOLUTION see notebook 03, section "2. Corruption processes"
-    u = torch.rand(x.shape, generator=generator)
+    u = torch.rand(x.shape, generator=generator, dtype=x.dtype)
     return x * (u >= level)
     # END SOLUTION
 
@@ -39,13 +42,14 @@ def masking_noise(x: torch.Tensor, level: float, generator: torch.Generator | No
 def salt_and_pepper_noise(x: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """x_tilde_p = s_p with probability level, else x_p, where s_p is 0 or 1 with probability 1/2.
 
-    Draw u = torch.rand(x.shape, generator=generator) first (pixel p is hit when u_p < level),
-    then v = torch.rand(x.shape, generator=generator) (s_p = 1 when v_p < 0.5, else 0).
-    Returns a tensor of x's shape.
+    Draw u = torch.rand(x.shape, generator=generator, dtype=x.dtype) first (pixel p is hit
+    when u_p < level), then v = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+    (s_p = 1 when v_p < 0.5, else 0). x as in ``gaussian_noise``; level in [0, 1]. Returns a
+    new tensor of x's shape and dtype.
     """
     # BEGIN SOLUTION see notebook 03, section "2. Corruption processes"
-    hit = torch.rand(x.shape, generator=generator) < level
-    salt = (torch.rand(x.shape, generator=generator) < 0.5).to(x.dtype)
+    hit = torch.rand(x.shape, generator=generator, dtype=x.dtype) < level
+    salt = (torch.rand(x.shape, generator=generator, dtype=x.dtype) < 0.5).to(x.dtype)
     return torch.where(hit, salt, x)
     # END SOLUTION
 
@@ -53,8 +57,10 @@ def salt_and_pepper_noise(x: torch.Tensor, level: float, generator: torch.Genera
 def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Corrupt x with the process named by kind: "gaussian", "masking" or "salt_and_pepper".
 
-    Raise ValueError for any other kind, for level < 0, and for level > 1 when the level is a
-    probability (masking, salt and pepper); then call the matching function above.
+    Raise ValueError for any other kind, for level < 0 (whatever the kind), and for level > 1
+    when the level is a probability (masking, salt and pepper), before drawing anything; the
+    message names the bad kind or level it got. Level 0 (every kind) and 1 (every kind) are
+    allowed. Then call the matching function above.
     """
     # BEGIN SOLUTION see notebook 03, section "2. Corruption processes"
     processes = {"gaussian": gaussian_noise, "masking": masking_noise, "salt_and_pepper": salt_and_pepper_noise}

@@ -17,7 +17,9 @@ from vae_course.linear_gaussian import LinearGaussian, log_gaussian, sample_gaus
 def kl_normal_std(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) = 1/2 sum_d [mu_d^2 + exp(logvar_d) - 1 - logvar_d].
 
-    mu, logvar: (..., D), the same shape. Returns (...): the KL summed over the last dimension.
+    mu, logvar: (..., D), the same shape (any number of batch dimensions, D >= 1) and dtype
+    (float32 or float64). Returns (...) of that dtype: the KL summed over the last dimension,
+    differentiable in mu and logvar.
     """
     # BEGIN SOLUTION see notebook 05, section "5. The Gaussian KL in closed form"
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
@@ -28,7 +30,9 @@ def mc_elbo(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor, q_cov:
             n_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Monte Carlo ELBO: (1/S) sum_s [log p(x, z_s) - log q(z_s)], z_s ~ q = N(q_mean, q_cov).
 
-    x (B, D), q_mean (B, d), q_cov (d, d) or (B, d, d); S = n_samples. Returns (B,).
+    x (B, D) and q_mean (B, d) with B >= 1; q_cov positive definite, (d, d) shared by every row
+    or (B, d, d) one per row; q_mean and q_cov float32 or float64; S = n_samples >= 1.
+    Returns (B,) float64 (the model's dtype).
     Useful: ``sample_gaussian(q_mean, q_cov, S, generator)`` -> z (S, B, d),
     ``model.log_joint(x, z)`` -> (S, B) and ``log_gaussian(z, q_mean, q_cov)`` -> (S, B).
     """

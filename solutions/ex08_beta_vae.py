@@ -26,7 +26,9 @@ def beta_vae_loss(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logva
     and the closed-form KL = 1/2 sum_d (mu_d^2 + exp(logvar_d) - 1 - logvar_d). Both terms are
     SUMS over an example's pixels and latent dimensions; only the batch is averaged.
 
-    Shapes: x and logits (B, C, H, W), x in [0, 1]; mu and logvar (B, D); returns a 0-d tensor.
+    Shapes: x and logits (B, C, H, W), x in [0, 1]; mu and logvar (B, D); any B, C, H, W, D >= 1;
+    all float32 or all float64; logits of any size (+-1000 too); beta >= 0. Returns a 0-d tensor
+    of the inputs' dtype, differentiable in logits, mu and logvar.
     """
     # BEGIN SOLUTION see notebook 08, section "2. The beta-VAE objective"
     log_px = (x * logits - F.softplus(logits)).flatten(1).sum(1)
@@ -41,7 +43,8 @@ def latent_traversal(decode: Callable[[torch.Tensor], torch.Tensor], z0: torch.T
     z0[dim] replaced by values[k], and the result is ``decode`` of those V codes.
 
     ``decode`` maps codes (V, D) to images (V, C, H, W); z0 is (D,) and must not be changed;
-    values is (V,). Returns (V, C, H, W).
+    0 <= dim < D; values is (V,), V >= 1, in any order (repeats too) and the dtype of z0
+    (float32 or float64). Returns (V, C, H, W), row k for values[k].
     """
     # BEGIN SOLUTION see notebook 08, section "6. Latent traversals"
     z = z0.repeat(len(values), 1)

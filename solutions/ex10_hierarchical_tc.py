@@ -28,8 +28,9 @@ def hierarchical_split(log_qz: torch.Tensor, log_q_groups: torch.Tensor,
 
     so that between + within = log q(z) - sum_d log q(z_d), the total correlation.
 
-    Shapes: log_qz (M,), log_q_groups (M, G), log_q_dims (M, D); returns (between, within),
-    each (M,).
+    Shapes: log_qz (M,), log_q_groups (M, G), log_q_dims (M, D), M, G, D >= 1, one dtype
+    (float32 or float64); returns (between, within), each (M,) of that dtype, differentiable in
+    the three inputs.
     """
     # BEGIN SOLUTION see notebook 10, section "3. The hierarchical split of the total correlation"
     log_groups = log_q_groups.sum(1)
@@ -48,7 +49,10 @@ def log_q_groups_mws(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, da
     from N = ``dataset_size``. One group holding every dimension gives log q(z); one group per
     dimension gives the marginals log q(z_d).
 
-    Shapes: z, mu, logvar (M, D); returns (M, G).
+    Shapes: z, mu, logvar (M, D), M, D >= 1, one dtype (float32 or float64); groups: G >= 1
+    non-empty lists of distinct dimensions in [0, D), in any order (groups may share
+    dimensions; they are not changed). Returns (M, G) of z's dtype, differentiable in z, mu
+    and logvar.
     """
     # BEGIN SOLUTION see notebook 10, section "3. The hierarchical split of the total correlation"
     log_q = log_normal(z[:, None, :], mu[None], logvar[None])  # (M, M, D)
@@ -68,7 +72,9 @@ def hierarchical_tc_mws(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
     Use ``log_q_groups_mws`` (with one group of all dimensions, the given groups, and one group
     per dimension) and ``hierarchical_split``.
 
-    Shapes: z, mu, logvar (M, D); returns a dict of three 0-d tensors.
+    Shapes: z, mu, logvar (M, D), M, D >= 1, one dtype (float32 or float64); groups: a
+    partition of the D dimensions (each in exactly one group), groups and dimensions in any
+    order. Returns a dict of three 0-d tensors of z's dtype, differentiable in z, mu and logvar.
     """
     # BEGIN SOLUTION see notebook 10, section "3. The hierarchical split of the total correlation"
     dims = list(range(z.shape[1]))

@@ -19,7 +19,9 @@ import torch
 def quantize(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """k_n = argmin_k ||z_e_n - e_k||^2 and z_q_n = e_{k_n}.
 
-    z_e (N, D), codebook (K, D) -> (z_q (N, D), indices (N,) int64).
+    z_e (N, D), codebook (K, D), N, K, D >= 1, one dtype (float32 or float64); codebook rows
+    may repeat (ties: any nearest row will do) -> (z_q (N, D) of that dtype, indices (N,) int64).
+    z_q is differentiable in the codebook (the codebook loss trains the codebook through it).
     """
     # BEGIN SOLUTION see notebook 12, section "2. Nearest-codebook quantization"
     distances = (z_e.unsqueeze(1) - codebook.unsqueeze(0)).pow(2).sum(-1)  # (N, K)
@@ -31,7 +33,8 @@ def quantize(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, t
 def straight_through(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     """z_e + sg[z_q - z_e]: forward value z_q, gradient d/dz_e = identity, no gradient to z_q.
 
-    z_e, z_q of the same shape -> a tensor of that shape (sg = stop-gradient = ``.detach()``).
+    z_e, z_q of the same shape (any) and dtype -> a tensor of that shape and dtype
+    (sg = stop-gradient = ``.detach()``).
     """
     # BEGIN SOLUTION see notebook 12, section "3. The straight-through gradient"
     return z_e + (z_q - z_e).detach()
@@ -43,7 +46,8 @@ def causal_mask(kernel_size: int, include_centre: bool) -> torch.Tensor:
 
     With c = kernel_size // 2 the centre: M = 1 on every row above the centre (rows 0..c-1), and on
     the centre row left of the centre (columns 0..c-1); the centre M[c, c] is 1 only when
-    ``include_centre`` (mask "B"; without it, mask "A"); everything else is 0. kernel_size is odd.
+    ``include_centre`` (mask "B"; without it, mask "A"); everything else is 0. kernel_size is odd,
+    >= 1; include_centre is a bool.
     """
     # BEGIN SOLUTION see notebook 12, section "9. A learned autoregressive prior", step 3
     c = kernel_size // 2

@@ -4,6 +4,9 @@ is exactly what `python3 -m vae_course exercises` generates from solutions/.
 Run the same checks on your own work with `pytest tests/test_exercises.py --exercises-from exercises`
 (or, with a friendlier summary, `python3 -m vae_course check NN`).
 """
+import functools
+import types
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import torch
 
 from vae_course import cli
 from vae_course import exercises as ex
-from vae_course.exercise_checks import common
+from vae_course.exercise_checks import common, differential
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -199,3 +202,35 @@ def test_an_endless_loop_at_import_and_exit_calls_do_not_stop_the_checker(tmp_pa
     assert ex.check_exercise("05", folder) is False
     out = capsys.readouterr().out
     assert "your code called exit()" in out and "1 of 2 tasks pass." in out
+
+
+RAISES_BY_DESIGN = {"corrupt", "one_hot", "conditioned_input"}  # their domains hold bad arguments too
+
+
+def test_the_reference_raises_only_where_a_task_draws_bad_arguments(monkeypatch):
+    """A differential check whose reference raised on valid inputs would pass any function that
+    raises the same error: every task's drawn inputs must be valid for the reference, except
+    those of the tasks that check their errors, and even there most must be valid."""
+    calls, raised = Counter(), Counter()
+
+    def counted(name, fn):
+        @functools.wraps(fn)
+        def call(*args):
+            calls[name] += 1
+            try:
+                return fn(*args)
+            except Exception:
+                raised[name] += 1
+                raise
+        return call
+
+    solution = differential._solution
+    monkeypatch.setattr(differential, "_solution", lambda number: types.SimpleNamespace(
+        **{k: counted(k, v) if callable(v) else v for k, v in vars(solution(number)).items()}))
+    for path in FILES:
+        for title, check in ex.tasks_of(path):
+            assert ex.run_task(check, ex.load_module(path)) is None, title
+    assert len(calls) >= 28, sorted(calls)
+    for name in calls:
+        limit = 0.6 * calls[name] if name in RAISES_BY_DESIGN else 0
+        assert raised[name] <= limit, f"{name}: the reference raised on {raised[name]} of {calls[name]} drawn inputs"

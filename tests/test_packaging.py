@@ -1,4 +1,5 @@
 """The install files agree, and the command line behaves."""
+import importlib.util
 import re
 import subprocess
 import sys
@@ -93,3 +94,14 @@ def test_cli_test_passes_every_extra_argument_to_pytest(monkeypatch, extra):
     (args, env), = calls
     assert args == ["-m", "pytest", "--nbval-lax", "--nbval-current-env", *extra]
     assert env == {"VAE_COURSE_QUICK": "1"}
+
+
+def test_check_reruns_in_the_course_env_when_hypothesis_is_missing(monkeypatch):
+    """The checker draws its inputs with Hypothesis: a Python with torch but without it (an
+    environment made before it was declared) hands `check` to the course's .venv."""
+    calls, find_spec = [], importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "hypothesis" else find_spec(name, *a))
+    monkeypatch.setattr(cli, "ensure_environment", lambda: Path("venv-python"))
+    monkeypatch.setattr(cli, "_run", lambda python, args, env=None: calls.append((python, args)) or 0)
+    assert cli.main(["check", "01"]) == 0
+    assert calls == [(Path("venv-python"), ["-m", "vae_course", "check", "01"])]

@@ -3,7 +3,8 @@
 ``lab``, ``test`` and ``setup`` run on a bare ``python3`` (standard library only): they
 create ``.venv/`` beside the package, install the pinned stack into it, and then run
 JupyterLab or pytest from it. ``exercises`` is also standard-library only. ``check``
-needs torch and re-runs itself inside ``.venv`` when the current Python lacks it.
+needs torch and Hypothesis and re-runs itself inside ``.venv`` when the current Python lacks
+one of them.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ MARKER = VENV / ".vae-course-installed"
 # Modules whose presence means "this Python already has the whole course stack"
 # (a conda environment made from environment.yml, say); then no .venv is made.
 STACK = ("torch", "torchvision", "sklearn", "matplotlib", "tqdm", "ipywidgets",
-         "jupyterlab", "nbval", "pytest", "jupyterlab_rise")
+         "jupyterlab", "nbval", "pytest", "hypothesis", "jupyterlab_rise")
 
 
 def _venv_python() -> Path:
@@ -112,16 +113,17 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
-def _in_course_env(argv: list[str]) -> int | None:
-    """Re-run ``python3 -m vae_course *argv`` inside .venv when this Python lacks torch."""
-    if importlib.util.find_spec("torch") is not None:
+def _in_course_env(argv: list[str], needs: tuple[str, ...] = ("torch",)) -> int | None:
+    """Re-run ``python3 -m vae_course *argv`` inside .venv when this Python lacks a module
+    the command ``needs`` (torch; the checker also Hypothesis)."""
+    if all(importlib.util.find_spec(name) is not None for name in needs):
         return None
     return _run(ensure_environment(), ["-m", "vae_course", *argv])
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     rerun = _in_course_env(["check", *([args.exercise] if args.exercise else []),
-                            *(["--solutions"] if args.solutions else [])])
+                            *(["--solutions"] if args.solutions else [])], needs=("torch", "hypothesis"))
     if rerun is not None:
         return rerun
     source = REPO / ("solutions" if args.solutions else "exercises")

@@ -15,8 +15,11 @@ too slow and the other tasks still run; Ctrl-C prints the summary so far; every 
 with the notebook section that teaches the task (read from the solution's BEGIN SOLUTION line
 of the function the check calls); a function that returns None is reported as such.
 
-The stub generator and the checker's machinery use only the standard library, so
-``exercises`` runs on a bare ``python3``.
+Every call a check makes goes through ``exercise_checks.differential.guarded_call``: a
+function that changes its argument in place is told so before any value is compared.
+
+The stub generator and the checker's machinery use only the standard library (the guard
+and the checks import torch when a check runs), so ``exercises`` runs on a bare ``python3``.
 """
 from __future__ import annotations
 
@@ -221,7 +224,8 @@ class ReturnedNone(AssertionError):
 
 class _Answers:
     """The learner's module, with each of its functions wrapped so that a function that
-    returns None fails with "returned None" whatever the check does with the result."""
+    changes an argument in place fails with "changed its argument x in place" and one that
+    returns None fails with "returned None", before the check compares any value."""
 
     def __init__(self, module: ModuleType):
         self._module = module
@@ -233,11 +237,18 @@ class _Answers:
 
         @functools.wraps(value)
         def call(*args, **kwargs):
-            result = value(*args, **kwargs)
+            from vae_course.exercise_checks.differential import guarded_call  # torch: only when checking
+            result = guarded_call(name, value, args, kwargs)
             if result is None:
                 raise ReturnedNone(f"{name} returned None: is a `return` missing?")
             return result
         return call
+
+
+def _check_on_one_thread(check, module: ModuleType) -> None:
+    from vae_course.exercise_checks.differential import one_thread  # torch: only when checking
+    with one_thread():
+        check(_Answers(module))
 
 
 def run_task(check, module: ModuleType, hint: str | None = None,
@@ -247,7 +258,7 @@ def run_task(check, module: ModuleType, hint: str | None = None,
     ``time_limit`` seconds is stopped and reported as too slow."""
     suffix = f"\nHint: {hint}." if hint else ""
     try:
-        _call_with_limit(lambda: check(_Answers(module)), time_limit)
+        _call_with_limit(lambda: _check_on_one_thread(check, module), time_limit)
     except NotImplementedError as err:
         return f"not implemented yet ({err})"
     except SystemExit:

@@ -73,7 +73,7 @@ def expect_close(name: str, got: object, expected: torch.Tensor | float, *, atol
     expected = torch.as_tensor(expected, dtype=torch.float64)
     if not isinstance(got, torch.Tensor):
         if isinstance(got, (int, float)) and not isinstance(got, bool):
-            got = torch.tensor(float(got))
+            got = torch.tensor(float(got), dtype=torch.float64)
         else:
             raise AssertionError(f"{name}: expected a number or tensor, got {type(got).__name__}")
     if got.is_complex() or got.dtype == torch.bool:
@@ -106,8 +106,9 @@ def expect_true(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
-def expect_raises(call, error: type[Exception], what: str) -> None:
-    """Fail unless ``call()`` raises ``error``; ``what`` describes the bad input, e.g. "kind='blur'".
+def expect_raises(call, error: type[Exception], what: str, names: tuple[str, ...] = ()) -> None:
+    """Fail unless ``call()`` raises ``error`` whose message contains each text in ``names`` (the
+    values the docstring says it names); ``what`` describes the bad input, e.g. "kind='blur'".
 
     A ``NotImplementedError`` goes through (the task is not started); any other exception is
     reported as what was raised instead of what was expected."""
@@ -115,7 +116,11 @@ def expect_raises(call, error: type[Exception], what: str) -> None:
         call()
     except NotImplementedError:
         raise
-    except error:
+    except error as err:
+        missing = [n for n in names if n not in str(err)]
+        if missing:
+            raise AssertionError(f"for {what} your {error.__name__} says {str(err)!r}; the docstring says its "
+                                 f"message names {' and '.join(map(repr, missing))}") from None
         return
     except ReturnedNone:
         raise AssertionError(f"expected a {error.__name__} for {what}, but nothing was raised "

@@ -1,13 +1,20 @@
-"""Checks for exercise 05 (the ELBO): the closed-form KL and a Monte Carlo ELBO."""
+"""Checks for exercise 05 (the ELBO): the closed-form KL and a Monte Carlo ELBO; then the reference
+solution over the docstrings' domain: 1 to 3 batch dimensions, float32 and float64, wide and
+narrow posteriors (logvar from -8 to 4) and gradients to mu and logvar for the KL; batches of 1
+and odd sizes, a shared (d, d) or a batched (B, d, d) covariance, and 1 to 8 samples for the
+Monte Carlo ELBO."""
 from __future__ import annotations
 
 import math
 
 import torch
+from hypothesis import strategies as st
 
 from vae_course import linear_gaussian as lg
 from vae_course import objectives
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+from vae_course.exercise_checks.differential import (Named, batch_sizes, differential, dtypes, reference, seeds,
+                                                     tensors)
 
 F64 = torch.float64
 
@@ -28,6 +35,16 @@ def check_kl(module) -> None:
     got = expect_tensor("kl_normal_std(mu (2, 4, 3), logvar (2, 4, 3)) (sum over the last dimension only)",
                         module.kl_normal_std(mu, logvar), (2, 4))
     expect_close("kl_normal_std of (2, 4, 3) inputs", got, objectives.kl_normal_std(mu, logvar), atol=1e-8)
+    differential("kl_normal_std", module.kl_normal_std, reference("05", "kl_normal_std"), _kl_cases(),
+                 grads=("mu", "logvar"))
+
+
+@st.composite
+def _kl_cases(draw) -> dict:
+    shape = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    dtype = draw(dtypes)
+    return {"mu": draw(tensors(shape, dtype, -4.0, 4.0)),
+            "logvar": draw(tensors(shape, dtype, -8.0, 4.0, edges=(0.0, -8.0)))}
 
 
 def check_mc_elbo(module) -> None:
@@ -55,6 +72,23 @@ def check_mc_elbo(module) -> None:
     at_posterior = module.mc_elbo(model, x, post_mean, post_cov, 10, generator=torch.Generator().manual_seed(6))
     expect_close("mc_elbo with q = p(z|x) (every sample gives log p(x) exactly)", at_posterior,
                  model.log_evidence(x), atol=1e-6)
+    differential("mc_elbo", module.mc_elbo, reference("05", "mc_elbo"), _elbo_cases(), max_examples=30)
+
+
+@st.composite
+def _elbo_cases(draw) -> dict:
+    """A random linear-Gaussian model, data of B rows, q with a shared or a per-row covariance."""
+    d = draw(st.integers(1, 3))
+    D, b, seed, dtype = draw(st.integers(d, 4)), draw(batch_sizes), draw(st.integers(0, 99)), draw(dtypes)
+    model = lg.LinearGaussian.random(D=D, d=d, sigma2=0.5, seed=seed)
+    x, _ = model.sample(b, generator=torch.Generator().manual_seed(seed))
+    rows = (b,) if draw(st.booleans()) else ()  # (B, d, d) one covariance per row, or one (d, d) for all
+    tril = draw(tensors((*rows, d, d), torch.float64, -1.0, 1.0)).tril()
+    tril.diagonal(dim1=-2, dim2=-1).copy_(tril.diagonal(dim1=-2, dim2=-1).abs() + 0.3)
+    return {"model": Named(model, f"LinearGaussian.random(D={D}, d={d}, sigma2=0.5, seed={seed})"),
+            "x": x, "q_mean": draw(tensors((b, d), dtype, -2.0, 2.0)),
+            "q_cov": (tril @ tril.transpose(-1, -2)).to(dtype), "n_samples": draw(st.integers(1, 8)),
+            "generator": draw(seeds)}
 
 
 TASKS = [

@@ -1,12 +1,18 @@
 """Checks for exercise 06 (the reparameterization trick): reparameterize and a score-function
-gradient estimator."""
+gradient estimator; then the reference solution over the docstrings' domain: mu of any shape (a
+scalar too), float32 and float64, logvar from -8 to 4, gradients to mu and logvar; for the
+estimator every sample's own estimate (not only their mean), sigma from 0.05 to 3, n >= 1 and
+functions f smooth, bounded and discontinuous."""
 from __future__ import annotations
 
 import math
 
 import torch
+from hypothesis import strategies as st
 
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
+from vae_course.exercise_checks.differential import (Named, differential, dtypes, expect_gradients, reference, seeds,
+                                                     tensors)
 
 F64 = torch.float64
 N = 100_000
@@ -40,13 +46,25 @@ def check_reparameterize(module) -> None:
     expect_true(off < 5 / math.sqrt(N), f"the coordinates of z are correlated (largest |correlation| {off:.3f}, "
                                         f"expected < {5 / math.sqrt(N):.3f}): draw eps of mu's full shape, "
                                         "one independent number per coordinate")
-    z.sum().backward()
-    expect_close("dz/dmu", mu.grad, torch.ones_like(mu))
-    expect_close("dz/dlogvar (should be exp(logvar/2) eps / 2)", logvar.grad, 0.5 * (z - mu).detach(), atol=1e-8)
+    grads = expect_gradients("reparameterize", z, {"mu": mu, "logvar": logvar}, weighted=False)
+    expect_close("dz/dmu", grads["mu"], torch.ones_like(mu))
+    expect_close("dz/dlogvar (should be exp(logvar/2) eps / 2)", grads["logvar"], 0.5 * (z - mu).detach(), atol=1e-8)
     shape = (2, 3, 4)
     expect_tensor("reparameterize(mu (2, 3, 4), logvar (2, 3, 4)) (any shape)",
                   module.reparameterize(torch.zeros(shape, dtype=F64), torch.zeros(shape, dtype=F64),
                                         torch.Generator().manual_seed(1)), shape)
+    differential("reparameterize", module.reparameterize, reference("06", "reparameterize"), _normal_cases(),
+                 grads=("mu", "logvar"))
+
+
+SHAPES = st.lists(st.integers(1, 3), max_size=3)  # () is a scalar
+
+
+@st.composite
+def _normal_cases(draw) -> dict:
+    shape, dtype = draw(SHAPES), draw(dtypes)
+    return {"mu": draw(tensors(shape, dtype, -4.0, 4.0)), "logvar": draw(tensors(shape, dtype, -8.0, 4.0)),
+            "generator": draw(seeds)}
 
 
 def check_score_function(module) -> None:
@@ -71,6 +89,23 @@ def check_score_function(module) -> None:
     expect_tensor("g_mu for a scalar mu", g_mu, (N,))
     _within("g_mu for the step f(z) = 1{z > 0} (no pathwise gradient exists)", g_mu, phi / sigma)
     _within("g_sigma for the step f(z) = 1{z > 0}", g_sigma, -phi * mu / sigma ** 2)
+    differential("score_function_grad", module.score_function_grad, reference("06", "score_function_grad"),
+                 _score_cases(), parts=("g_mu (one estimate per sample)", "g_sigma (one estimate per sample)"))
+
+
+FUNCTIONS = [Named(lambda z: z.reshape(len(z), -1).pow(2).sum(1), "lambda z: z.reshape(len(z), -1).pow(2).sum(1)"),
+             Named(lambda z: (z.reshape(len(z), -1)[:, 0] > 0).to(z.dtype),
+                   "lambda z: (z.reshape(len(z), -1)[:, 0] > 0).to(z.dtype)"),
+             Named(lambda z: z.reshape(len(z), -1).sum(1).sin() + 2,
+                   "lambda z: z.reshape(len(z), -1).sum(1).sin() + 2")]
+
+
+@st.composite
+def _score_cases(draw) -> dict:
+    shape, dtype = draw(SHAPES), draw(dtypes)
+    return {"f": draw(st.sampled_from(FUNCTIONS)), "mu": draw(tensors(shape, dtype, -3.0, 3.0)),
+            "sigma": draw(tensors(shape, dtype, 0.05, 3.0, edges=(1.0,))), "n": draw(st.integers(1, 7)),
+            "generator": draw(seeds)}
 
 
 TASKS = [

@@ -1,10 +1,15 @@
-"""Checks for exercise 07 (the VAE loss): the per-example negative ELBO and the beta-weighted loss."""
+"""Checks for exercise 07 (the VAE loss): the per-example negative ELBO and the beta-weighted loss;
+then the reference solution over the docstrings' domain (``loss_cases``, shared with exercise 08):
+batches of 1 and odd sizes, C = 1 to 3 channels, any H, W and D, float32 and float64, logits up
+to +-1000, and the gradients reaching logits, mu and logvar; beta from 0 up."""
 from __future__ import annotations
 
 import torch
+from hypothesis import strategies as st
 
 from vae_course import losses, models, objectives
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
+from vae_course.exercise_checks.differential import batch_sizes, differential, dtypes, reference, tensors
 
 F64 = torch.float64
 
@@ -49,6 +54,28 @@ def check_negative_elbo(module) -> None:
     torch.manual_seed(1)
     expect_close("negative_elbo_bernoulli (KL - sum over pixels of x l - softplus(l))", got,
                  -losses.elbo_terms(model, x)["elbo"], atol=1e-8)
+    with torch.enable_grad():
+        differential("negative_elbo_bernoulli", module.negative_elbo_bernoulli,
+                     reference("07", "negative_elbo_bernoulli"), loss_cases(binary=True), grads=GRADS, atol=ATOL)
+
+
+GRADS = ("logits", "mu", "logvar")
+ATOL = 1e-3  # float32 sums of terms up to 1000; float64 keeps its own, tighter, default
+
+
+@st.composite
+def loss_cases(draw, binary: bool, beta: bool = False) -> dict:
+    """x (B, C, H, W) binary or in [0, 1], logits of that shape with +-1000 among them, mu and
+    logvar (B, D), all of one dtype; then beta >= 0 when asked."""
+    image = (draw(batch_sizes), draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    latent, dtype = (image[0], draw(st.integers(1, 4))), draw(dtypes)
+    case = {"x": draw(tensors(image, dtype, palette=(0.0, 1.0)) if binary else tensors(image, dtype, 0.0, 1.0,
+                                                                                      edges=(0.0, 1.0))),
+            "logits": draw(tensors(image, dtype, -10.0, 10.0, edges=(1000.0, -1000.0, 30.0))),
+            "mu": draw(tensors(latent, dtype)), "logvar": draw(tensors(latent, dtype, -6.0, 3.0))}
+    if beta:
+        case["beta"] = draw(st.one_of(st.sampled_from([0.0, 1.0, 4.0]), st.floats(0.0, 10.0)))
+    return case
 
 
 @torch.no_grad()
@@ -69,6 +96,9 @@ def check_beta_loss(module) -> None:
         expect_close(f"loss (beta = {beta})", loss, ref_loss, atol=1e-8)
         expect_close("rec, averaged over the batch", rec.mean(), logs["rec"], atol=1e-8)
         expect_close("kl, averaged over the batch", kl.mean(), logs["kl"], atol=1e-8)
+    with torch.enable_grad():
+        differential("beta_vae_loss", module.beta_vae_loss, reference("07", "beta_vae_loss"),
+                     loss_cases(binary=True, beta=True), grads=GRADS, atol=ATOL, parts=("loss", "rec", "kl"))
 
 
 TASKS = [

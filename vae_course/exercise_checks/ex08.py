@@ -1,11 +1,17 @@
 """Checks of exercise 08 (beta-VAE): the loss against the package's objectives, a traversal
-against ``disentangle.latent_traversal`` on a small random VAE."""
+against ``disentangle.latent_traversal`` on a small random VAE; then the reference solution over
+the docstrings' domain: for the loss, exercise 07's (grey images in [0, 1] here); for the
+traversal, any D, dim and decoder output shape (C > 1 too), values unsorted and repeated, float32
+and float64."""
 from __future__ import annotations
 
 import torch
+from hypothesis import strategies as st
 
 from vae_course import disentangle, models, objectives
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
+from vae_course.exercise_checks.differential import Named, differential, dtypes, reference, tensors
+from vae_course.exercise_checks.ex07 import ATOL, GRADS, loss_cases
 
 
 def _batch(seed: int, b: int = 6, d: int = 3) -> tuple[torch.Tensor, ...]:
@@ -40,6 +46,8 @@ def check_beta_vae_loss(module) -> None:
                                            f"-softplus(-l), not log(sigmoid(l))), got {got.item()}")
     expect_close("beta_vae_loss for logits of +-1000 of the wrong sign (exact: no clamping)", got,
                  _reference(x, big, mu, logvar, 4.0), atol=1e-6)
+    differential("beta_vae_loss", module.beta_vae_loss, reference("08", "beta_vae_loss"),
+                 loss_cases(binary=False, beta=True), grads=GRADS, atol=ATOL)
 
 
 def check_latent_traversal(module) -> None:
@@ -53,6 +61,23 @@ def check_latent_traversal(module) -> None:
     expect_true(torch.equal(z0, kept), f"latent_traversal changed z0 in place: it is now {z0.tolist()}, "
                                         f"was {kept.tolist()}; work on a copy")
     expect_close("latent_traversal images", got, disentangle.latent_traversal(model, z0, 1, values))
+    differential("latent_traversal", module.latent_traversal, reference("08", "latent_traversal"), _traversal_cases())
+
+
+def _decoder(w: torch.Tensor, shape: tuple[int, ...]):
+    return lambda z: torch.sigmoid(z @ w.to(z.dtype)).reshape(len(z), *shape)
+
+
+@st.composite
+def _traversal_cases(draw) -> dict:
+    d, dtype = draw(st.integers(1, 4)), draw(dtypes)
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    w = torch.randn(d, shape[0] * shape[1] * shape[2], generator=torch.Generator().manual_seed(d))
+    values = (-2.0, -0.5, 0.0, 1.0, 3.0)  # few values: repeats, in any order
+    return {"decode": Named(_decoder(w, shape), f"lambda z: torch.sigmoid(z @ W).reshape(len(z), *{shape}) "
+                                                f"(W: a fixed random ({d}, {w.shape[1]}) matrix)"),
+            "z0": draw(tensors((d,), dtype)), "dim": draw(st.integers(0, d - 1)),
+            "values": draw(tensors((draw(st.integers(1, 5)),), dtype, palette=values))}
 
 
 TASKS = [("1. beta-VAE loss", check_beta_vae_loss), ("2. latent traversal", check_latent_traversal)]

@@ -1,5 +1,9 @@
 """Checks of exercise 09 (minibatch estimators and MIG): against ``vae_course.estimators`` and
-``vae_course.metrics``, against explicit loops on small inputs, and against known values."""
+``vae_course.metrics``, against explicit loops on small inputs, and against known values; then
+the reference solution over the docstrings' domain: minibatches of M = 1 and odd sizes, any D,
+float32 and float64, narrow and wide posteriors, N from M to 10^6, gradients to z, mu and
+logvar; labels of every integer dtype and bool, negative and non-contiguous, N = 1; MI matrices
+with ties, float32 and float64."""
 from __future__ import annotations
 
 import math
@@ -7,9 +11,11 @@ from collections import Counter
 
 import numpy as np
 import torch
+from hypothesis import strategies as st
 
 from vae_course import estimators, metrics
 from vae_course.exercise_checks.common import expect_close, expect_number, expect_tensor, expect_true, expect_tuple
+from vae_course.exercise_checks.differential import batch_sizes, differential, dtypes, reference, tensors
 
 
 def _encodings(seed: int, m: int, d: int, log_scale: float = -0.5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -35,6 +41,19 @@ def _mws_loop(z, mu, logvar, n) -> float:
     return math.log(total / (n * m))
 
 
+@st.composite
+def encoding_cases(draw, dataset: bool = True) -> dict:
+    """z, mu, logvar (M, D) of one dtype, logvar from -6 (narrow) to 2 (wide); then N >= M."""
+    shape, dtype = (draw(batch_sizes), draw(st.integers(1, 4))), draw(dtypes)
+    mu = draw(tensors(shape, dtype))
+    logvar = draw(tensors(shape, dtype, -6.0, 2.0))
+    z = mu + (0.5 * logvar).exp() * draw(tensors(shape, dtype, -2.0, 2.0))
+    case = {"z": z, "mu": mu, "logvar": logvar}
+    if dataset:
+        case["dataset_size"] = draw(st.one_of(st.just(shape[0]), st.integers(shape[0], 10 ** 6)))
+    return case
+
+
 def check_log_qz_mws(module) -> None:
     for seed, (m, d, n) in enumerate([(5, 2, 100), (16, 4, 1000)]):
         z, mu, logvar = _encodings(seed, m, d)
@@ -54,6 +73,8 @@ def check_log_qz_mws(module) -> None:
                     "log-densities overflows or underflows; use torch.logsumexp instead of log(sum(exp))")
         expect_close(f"log_qz at D = 64 with {what}", log_qz, want[0], atol=1e-3)
         expect_close(f"log_prod_qzj at D = 64 with {what}", log_prod, want[1], atol=1e-3)
+    differential("log_qz_mws", module.log_qz_mws, reference("09", "log_qz_mws"), encoding_cases(),
+                 grads=("z", "mu", "logvar"), parts=("log_qz", "log_prod_qzj"))
 
 
 def check_mss_weights(module) -> None:
@@ -64,6 +85,13 @@ def check_mss_weights(module) -> None:
         expect_close(f"mss_weights({m}, {n}).sum(1) (each row)", got.sum(1), torch.ones(m, dtype=torch.float64),
                      atol=1e-9)
         expect_close(f"mss_weights({m}, {n})", got, estimators.importance_weights(m, n, "mss").exp(), atol=1e-9)
+    differential("mss_weights", module.mss_weights, reference("09", "mss_weights"), _weight_cases())
+
+
+@st.composite
+def _weight_cases(draw) -> dict:
+    m = draw(st.integers(2, 12))
+    return {"batch_size": m, "dataset_size": draw(st.one_of(st.just(m), st.integers(m, 10 ** 6)))}
 
 
 def _mi_loop(a, b) -> float:
@@ -81,6 +109,24 @@ def check_discrete_mutual_info(module) -> None:
         got = expect_number(name, module.discrete_mutual_info(x, y))
         expect_close(f"{name} (natural log, cells with p(a, b) > 0)", got, _mi_loop(x, y), atol=1e-9)
         expect_close(name + " (package)", got, metrics.discrete_mutual_info(x, y), atol=1e-9)
+    differential("discrete_mutual_info", module.discrete_mutual_info, reference("09", "discrete_mutual_info"),
+                 _label_cases())
+
+
+LABEL_TYPES = [np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_]
+
+
+@st.composite
+def _labels(draw, n: int) -> np.ndarray:
+    dtype = draw(st.sampled_from(LABEL_TYPES))
+    palette = [0, 1] if dtype is np.bool_ else [0, 1, 2, 7, 100] if dtype is np.uint8 else [0, 1, 2, -3, 7, 100]
+    return np.array(draw(st.lists(st.sampled_from(palette), min_size=n, max_size=n)), dtype=dtype)
+
+
+@st.composite
+def _label_cases(draw) -> dict:
+    n = draw(st.integers(1, 30))
+    return {"a": draw(_labels(n)), "b": draw(_labels(n))}
 
 
 def check_mig_from_mi(module) -> None:
@@ -97,6 +143,17 @@ def check_mig_from_mi(module) -> None:
     entropies = np.array([metrics.discrete_entropy(grid[:, k]) for k in range(2)])
     expect_close("MIG of a code with one clean dimension per factor", expect_number("mig_from_mi", module.mig_from_mi(mi, entropies)),
                  metrics.mig(codes, grid), atol=1e-9)
+    differential("mig_from_mi", module.mig_from_mi, reference("09", "mig_from_mi"), _mi_cases(), atol=1e-6, rtol=1e-5)
+
+
+@st.composite
+def _mi_cases(draw) -> dict:
+    """mi (D, K) with ties (a few values), entropies > 0, both float32 or both float64."""
+    d, k, dtype = draw(st.integers(2, 5)), draw(st.integers(1, 4)), draw(st.sampled_from([np.float64, np.float32]))
+    mi = draw(st.lists(st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 2.0)), min_size=d * k,
+                       max_size=d * k))
+    entropies = draw(st.lists(st.floats(0.1, 3.0), min_size=k, max_size=k))
+    return {"mi": np.array(mi, dtype=dtype).reshape(d, k), "entropies": np.array(entropies, dtype=dtype)}
 
 
 TASKS = [("1. log q(z) by the minibatch weighted estimator", check_log_qz_mws),

@@ -1,14 +1,20 @@
 """Checks of exercise 10 (the hierarchical TC): against ``estimators.hierarchical_tc`` with the
 minibatch weighted estimator, against explicit loops, and against the identities
-between + within = TC and the extreme groupings."""
+between + within = TC and the extreme groupings; then the reference solution over the
+docstrings' domain: exercise 09's minibatches (M = 1 and odd sizes, float32 and float64, narrow
+and wide posteriors, gradients to every input), groups unsorted, in any order, of one dimension
+or of all, overlapping where the docstring allows it, and partitions for the hierarchical TC."""
 from __future__ import annotations
 
 import math
 
 import torch
+from hypothesis import strategies as st
 
 from vae_course import estimators
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
+from vae_course.exercise_checks.differential import batch_sizes, differential, dtypes, reference, tensors
+from vae_course.exercise_checks.ex09 import encoding_cases
 
 GROUPS = [[0, 3], [1], [2, 4]]
 
@@ -29,6 +35,34 @@ def check_hierarchical_split(module) -> None:
     expect_close("between = log q(z) - sum_g log q(z_g)", between, log_qz - log_groups.sum(1))
     expect_close("within = sum_g log q(z_g) - sum_d log q(z_d)", within, log_groups.sum(1) - log_dims.sum(1))
     expect_close("between + within = total correlation", between + within, log_qz - log_dims.sum(1))
+    differential("hierarchical_split", module.hierarchical_split, reference("10", "hierarchical_split"),
+                 _split_cases(), grads=("log_qz", "log_q_groups", "log_q_dims"), parts=("between", "within"))
+
+
+@st.composite
+def _split_cases(draw) -> dict:
+    m, dtype = draw(batch_sizes), draw(dtypes)
+    return {"log_qz": draw(tensors((m,), dtype, -40.0, 5.0)),
+            "log_q_groups": draw(tensors((m, draw(st.integers(1, 4))), dtype, -40.0, 5.0)),
+            "log_q_dims": draw(tensors((m, draw(st.integers(1, 5))), dtype, -40.0, 5.0))}
+
+
+@st.composite
+def _groups(draw, d: int, partition: bool) -> list[list[int]]:
+    """Groups of distinct dimensions in any order: a partition of range(d), or any non-empty groups."""
+    if partition:
+        order = draw(st.permutations(range(d)))
+        cuts = sorted(draw(st.sets(st.integers(1, d - 1), max_size=d - 1))) if d > 1 else []
+        return [list(order[a:b]) for a, b in zip([0, *cuts], [*cuts, d])]
+    group = st.lists(st.integers(0, d - 1), min_size=1, max_size=d, unique=True)
+    return draw(st.lists(group, min_size=1, max_size=4))
+
+
+@st.composite
+def _group_cases(draw, partition: bool) -> dict:
+    case = draw(encoding_cases())
+    case["groups"] = draw(_groups(case["z"].shape[1], partition))
+    return case
 
 
 def _group_loop(z, mu, logvar, n, dims) -> torch.Tensor:
@@ -65,6 +99,8 @@ def check_log_q_groups_mws(module) -> None:
         want = torch.stack([estimators.log_qz(z[:, g], mu[:, g], logvar[:, g], 1000, estimator="mws")[0]
                             for g in halves], 1)
         expect_close(f"log_q_groups_mws at D = 128 with {what}", got, want, atol=1e-3)
+    differential("log_q_groups_mws", module.log_q_groups_mws, reference("10", "log_q_groups_mws"),
+                 _group_cases(partition=False), grads=("z", "mu", "logvar"))
 
 
 def check_hierarchical_tc_mws(module) -> None:
@@ -80,6 +116,8 @@ def check_hierarchical_tc_mws(module) -> None:
             expect_close(f"{key} with groups {groups}", got[key], want[key], atol=1e-4)
     tc = estimators.kl_decomposition(z, mu, logvar, 500, estimator="mws")["tc"]
     expect_close("between + within = TC of kl_decomposition", got["between"] + got["within"], tc, atol=1e-4)
+    differential("hierarchical_tc_mws", module.hierarchical_tc_mws, reference("10", "hierarchical_tc_mws"),
+                 _group_cases(partition=True), grads=("z", "mu", "logvar"))
 
 
 TASKS = [("1. between- and within-group TC from log densities", check_hierarchical_split),

@@ -1,11 +1,18 @@
 """Checks for exercise 12 (vector quantization): nearest-code quantization, the
-straight-through estimator and the causal mask of a PixelCNN prior."""
+straight-through estimator and the causal mask of a PixelCNN prior; then the reference solution
+over the docstrings' domain: N = 1 and odd, K = 1 and more, codebooks with repeated rows (any
+nearest row will do), float32 and float64; straight-through on any shape, the gradient reaching
+z_e unchanged and none reaching z_q; every odd kernel size from 1 to 15, with and without the
+centre."""
 from __future__ import annotations
 
 import torch
+from hypothesis import strategies as st
 
 from vae_course import code_prior, vq
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true, expect_tuple
+from vae_course.exercise_checks.differential import (batch_sizes, differential, dtypes, expect_gradients, expect_same,
+                                                     reference, tensors)
 
 
 def check_quantize(module) -> None:
@@ -20,6 +27,37 @@ def check_quantize(module) -> None:
     ref_q, ref_indices = vq.nearest_code(z_e, codebook)
     expect_close("indices", indices, ref_indices, atol=0)
     expect_close("z_q", z_q, ref_q, atol=0)
+    differential("quantize", module.quantize, reference("12", "quantize"), _code_cases(), compare=_same_codes,
+                 grads=("codebook",), parts=("z_q", "indices"))
+
+
+@st.composite
+def _code_cases(draw) -> dict:
+    k, d, dtype = draw(st.integers(1, 6)), draw(st.integers(1, 3)), draw(dtypes)
+    codebook = draw(tensors((k, d), dtype))
+    if draw(st.booleans()):  # repeated rows: ties
+        codebook = codebook[torch.arange(k) % max(1, k // 2)]
+    return {"z_e": draw(tensors((draw(batch_sizes), d), dtype)), "codebook": codebook}
+
+
+def _same_codes(name, got, expected, case) -> None:
+    """Types, dtypes and shapes as the reference's; each index picks a nearest row (any of tied
+    ones), and z_q is that row."""
+    got = expect_tuple(name, got, 2, "(z_q, indices)")
+    expect_tensor("indices", got[1], tuple(expected[1].shape), dtype=expected[1].dtype)
+    expect_same("z_q", got[0], expected[0])  # dtype and shape; values checked below with your indices
+    z_e, codebook, indices = case["z_e"].double(), case["codebook"].double(), got[1]
+    expect_true(bool(((indices >= 0) & (indices < len(codebook))).all()),
+                f"indices must lie in [0, K) = [0, {len(codebook)}), got {indices.tolist()}")
+    distances = (z_e[:, None] - codebook[None]).pow(2).sum(-1)  # (N, K)
+    nearest, chosen = distances.min(1).values, distances.gather(1, indices[:, None])[:, 0]
+    far = (chosen > nearest * (1 + 1e-5) + 1e-6).nonzero().flatten().tolist()
+    if far:
+        i = far[0]
+        raise AssertionError(f"indices: row {i} of z_e is nearest to code {int(distances[i].argmin())} (squared "
+                             f"distance {nearest[i].item():.4g}), but your index {int(indices[i])} is at squared "
+                             f"distance {chosen[i].item():.4g} (argmin, over the codebook axis?)")
+    expect_close("z_q (the codebook rows of your indices)", got[0], case["codebook"][indices], atol=0, rtol=0)
 
 
 def check_straight_through(module) -> None:
@@ -31,11 +69,19 @@ def check_straight_through(module) -> None:
     out = expect_tensor("straight_through(z_e (6, 3), z_q (6, 3))", module.straight_through(z_e, z_q), (6, 3))
     expect_close("straight_through value (must equal z_q)", out, z_q.detach())
     weights = torch.randn(6, 3, generator=g)
-    (out * weights).sum().backward()
-    expect_true(codebook.grad is None or not codebook.grad.any(),
+    grads = expect_gradients("straight_through", out * weights, {"z_e": z_e, "codebook": codebook}, weighted=False,
+                             required=("z_e",))
+    expect_true(grads["codebook"] is None or not grads["codebook"].any(),
                 "the codebook got a gradient through straight_through: detach (z_q - z_e)")
-    expect_true(z_e.grad is not None, "no gradient reached z_e: the output must be built from z_e")
-    expect_close("gradient reaching z_e (must be the output's gradient, copied)", z_e.grad, weights)
+    expect_close("gradient reaching z_e (must be the output's gradient, copied)", grads["z_e"], weights)
+    differential("straight_through", module.straight_through, reference("12", "straight_through"), _pair_cases(),
+                 grads=("z_e",), must_not=("z_q",))
+
+
+@st.composite
+def _pair_cases(draw) -> dict:
+    shape, dtype = draw(st.lists(st.integers(1, 3), max_size=3)), draw(dtypes)
+    return {"z_e": draw(tensors(shape, dtype)), "z_q": draw(tensors(shape, dtype))}
 
 
 def _mask(module, kernel_size: int, include_centre: bool) -> torch.Tensor:
@@ -73,6 +119,9 @@ def check_causal_mask(module) -> None:
             expect_close(f"causal_mask({kernel_size}, include_centre={include_centre})",
                          _mask(module, kernel_size, include_centre),
                          code_prior.causal_mask(kernel_size, include_centre), atol=0, rtol=0)
+    differential("causal_mask", module.causal_mask, reference("12", "causal_mask"),
+                 st.fixed_dictionaries({"kernel_size": st.sampled_from(range(1, 16, 2)),
+                                        "include_centre": st.booleans()}), atol=0, rtol=0, max_examples=16)
 
 
 TASKS = [
