@@ -116,14 +116,14 @@ def uncounted_parts(model: nn.Module, x: torch.Tensor) -> dict[str, Callable[[],
 def recipe_steps(methods: tuple[str, ...] = recipe.METHODS, seed: int = 0) -> tuple[dict, list, tuple]:
     """For each method, a function doing one training step of the recipe (``train.fit``'s own
     update: the loss, its logged values, backward and Adam) on the next of a fixed cycle of
-    batches; the ``linear_calls`` of the model (the same MLP for every method); and a spare
-    (model, batch) of the recipe's shapes."""
+    batches; the ``linear_calls`` of the MLP (the same for every method); and a spare (model,
+    batch) of the recipe's shapes."""
     r = recipe.SpritesRecipe()
     x = recipe.sprites_data().x
     g = torch.Generator().manual_seed(seed)
     batches = [x[torch.randperm(len(x), generator=g)[:r.batch_size]] for _ in range(8)]
     warmed_up = int(r.steps * r.warmup_fraction)  # the steps measured run at the full loss weights
-    steps, calls = {}, []
+    steps = {}
     for method in methods:
         torch.manual_seed(seed)
         model = models.VAE.build("mlp", tuple(x.shape[1:]), r.latent_dim, hidden=r.hidden)
@@ -136,9 +136,8 @@ def recipe_steps(methods: tuple[str, ...] = recipe.METHODS, seed: int = 0) -> tu
             train._update(model, loss_fn, batches[i % len(batches)], i, optimizer, None)
 
         steps[method] = step
-        calls = linear_calls(model, batches[0])
     spare = models.VAE.build("mlp", tuple(x.shape[1:]), r.latent_dim, hidden=r.hidden)
-    return steps, calls, (spare, batches[0])
+    return steps, linear_calls(spare, batches[0]), (spare, batches[0])
 
 
 def interleaved_seconds(calls: dict[str, Callable[[], None]], rounds: int,
