@@ -8,13 +8,14 @@ Shapes: images x (N, C, H, W); codes mu, logvar (N, D).
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from vae_course import estimators, metrics, objectives, validate
+from vae_course import estimators, metrics, objectives, train, validate
 
 
 @torch.no_grad()
@@ -75,8 +76,10 @@ def factor_report(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, n_sa
 
     "mig_binned" (``metrics.mig`` of the posterior means), "mig_chen" (``metrics.mig_chen``, all
     factors) and "mig_chen_no_shape" (Chen et al.'s dSprites protocol: every factor but the
-    first, shape); "mi" the (D, K) matrix I(z_j; v_k) / H(v_k) of Chen's estimator; "share" (K,)
-    the share of each factor's information held by its best latent; "best" (K,) that latent.
+    first, shape); "mi" the (D, K) matrix I(z_j; v_k) / H(v_k) of Chen's estimator; per factor
+    (K,): "best" its best latent j*, "best_mi" I(z_j*; v_k) / H(v_k) (how much of v_k that latent
+    holds), "gap" the MIG's term (best minus second best I, over H(v_k)) and
+    "fraction_of_mi_sum" max_j I / sum_j I (how concentrated, not how much).
     """
     _check_factors(x, factors)
     mu, logvar = encode_all(model, x)
@@ -86,33 +89,52 @@ def factor_report(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, n_sa
     return {"mig_binned": metrics.mig(mu.numpy(), f.numpy()),
             "mig_chen": metrics.mig_from_mi(mi, entropies),
             "mig_chen_no_shape": metrics.mig_from_mi(mi[:, 1:], entropies[1:]),
-            "mi": mi / entropies, "share": metrics.best_latent_share(mi), "best": mi.argmax(0)}
+            "mi": mi / entropies, "best": mi.argmax(0),
+            "best_mi": metrics.best_latent_normalized_mi(mi, entropies),
+            "gap": metrics.normalized_gaps(mi, entropies),
+            "fraction_of_mi_sum": metrics.best_latent_fraction_of_mi_sum(mi)}
+
+
+def factor_rows(report: dict[str, object], names: Sequence[str]) -> dict[str, dict[str, float | int]]:
+    """The per-factor numbers of a ``factor_report`` as rows for ``report.markdown_table``: for
+    each factor name, its best latent (numbered from 1), I/H of that latent, the MIG's gap and
+    the fraction of sum_j I in the best latent."""
+    return {name: {"best latent": int(report["best"][k]) + 1, "I(z_j*; v)/H(v)": float(report["best_mi"][k]),
+                   "gap (MIG term)": float(report["gap"][k]),
+                   "fraction of sum_j I": float(report["fraction_of_mi_sum"][k])}
+            for k, name in enumerate(names)}
 
 
 @torch.no_grad()
 def sprites_scores(model: nn.Module, sprites, n_samples: int = 10_000) -> dict[str, float]:
     """The numbers every sprites comparison prints for one model, on the whole data set
     ``sprites`` (a ``data.Sprites``): "mig_chen", "mig_chen_no_shape", "mig_binned" (see
-    ``factor_report``), "rate" E KL(q(z|x) || p(z)) and "distortion" -E log p(x|z) in nats, and
-    "share <factor>", the share of each factor's information held by its best latent."""
-    with torch.random.fork_rng():  # the same posterior samples every call: the same model, the same numbers
-        torch.manual_seed(0)
-        terms = _elbo_terms(model, sprites.x)
+    ``factor_report``), "rate" E KL(q(z|x) || p(z)) and "distortion" -E log p(x|z) in nats
+    (``mean_elbo_terms``), and "I/H <factor>", I(z_j*; v_k) / H(v_k) of each factor's best latent."""
     scores = factor_report(model, sprites.x, sprites.factors, n_samples)
-    shares = {f"share {name}": float(v) for name, v in zip(sprites.names, scores["share"])}
+    held = {f"I/H {name}": float(v) for name, v in zip(sprites.names, scores["best_mi"])}
     return {"mig_chen": scores["mig_chen"], "mig_chen_no_shape": scores["mig_chen_no_shape"],
-            "mig_binned": scores["mig_binned"], "rate": terms[1], "distortion": terms[0], **shares}
+            "mig_binned": scores["mig_binned"], **mean_elbo_terms(model, sprites.x), **held}
 
 
-def _elbo_terms(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> tuple[float, float]:
-    """(distortion, rate) averaged over x, one posterior sample per image."""
+@torch.no_grad()
+def mean_elbo_terms(model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size: int = 2048) -> dict[str, float]:
+    """"distortion" -E log p(x|z) and "rate" E KL(q(z|x) || N(0, I)) (closed form) in nats,
+    averaged over the images x (N, C, H, W), one z ~ q(z|x) per image drawn with the seeded
+    noise ``seed`` (the same model gives the same numbers every call). The mean ELBO is
+    -(distortion + rate)."""
+    validate.vae("model", model, "the ELBO's terms")
+    validate.tensor("x", x, ndim=4)
+    device = next(model.parameters()).device
     distortion = rate = 0.0
-    for i in range(0, len(x), batch_size):
-        batch = x[i:i + batch_size]
-        x_params, mu, logvar, _ = model(batch)
-        distortion -= model.log_px_given_z(batch, x_params).sum().item() / len(x)
-        rate += objectives.kl_normal_std(mu, logvar).sum().item() / len(x)
-    return distortion, rate
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for i in range(0, len(x), batch_size):
+            batch = x[i:i + batch_size].to(device)
+            x_params, mu, logvar, _ = model(batch)
+            distortion -= model.log_px_given_z(batch, x_params).sum().item() / len(x)
+            rate += objectives.kl_normal_std(mu, logvar).sum().item() / len(x)
+    return {"distortion": distortion, "rate": rate}
 
 
 def mean_and_spread(rows: Sequence[dict[str, float]]) -> dict[str, tuple[float, float]]:
@@ -125,10 +147,11 @@ def mean_and_spread(rows: Sequence[dict[str, float]]) -> dict[str, tuple[float, 
 
 def compare_at_matched_distortion(candidate: Sequence[dict[str, float]], baseline: Sequence[dict[str, float]],
                                   curve: dict[float, dict[str, float]], name: str = "beta-TCVAE",
-                                  baseline_name: str = "beta-VAE") -> dict[str, object]:
+                                  baseline_name: str = "beta-VAE",
+                                  curve_name: str = "beta-VAE") -> dict[str, object]:
     """Compare two methods' MIG (Chen) over seeds where it is fair: at matched reconstruction.
-    ``curve`` maps each beta of a baseline sweep to its scores; the baseline's MIG at the
-    candidate's mean distortion is read off it by linear interpolation. Returns the mean MIG
+    ``curve`` maps each beta of a sweep of ``curve_name`` (beta-VAE) to its scores; its MIG at
+    the candidate's mean distortion is read off it by linear interpolation. Returns the mean MIG
     "gain", the mean "distortion_gap" and a sentence "text" that says what the numbers support:
     a better trade-off only when, over at least two seeds, the candidate beats both the baseline
     and the interpolated curve by more than twice the seeds' spread."""
@@ -140,7 +163,7 @@ def compare_at_matched_distortion(candidate: Sequence[dict[str, float]], baselin
     better = seeds >= 2 and gain > 2 * spread and a["mig_chen"][0] - at_same > 2 * spread
     text = (f"{name}: MIG {a['mig_chen'][0]:.3f} ± {a['mig_chen'][1]:.3f} at distortion {a['distortion'][0]:.1f} nats; "
             f"{baseline_name}: {b['mig_chen'][0]:.3f} ± {b['mig_chen'][1]:.3f} at {b['distortion'][0]:.1f} nats; "
-            f"the {baseline_name} curve gives {at_same:.3f} at {name}'s distortion. ")
+            f"the {curve_name} curve gives {at_same:.3f} at {name}'s distortion. ")
     if seeds < 2:
         text += "One seed has no spread to weigh the difference against: run more seeds to compare."
     else:
@@ -200,6 +223,46 @@ def rotated_elbo(model: nn.Module, x: torch.Tensor, rotation: torch.Tensor,
     z_rot = z @ r.T
     kl_rot = kl_full_normal_std((mu @ r.T).double(), cov.double()).to(mu.dtype)
     return elbo, model.log_px_given_z(x, model.decode(z_rot @ r)) - kl_rot
+
+
+def refit_diagonal_encoder(model: nn.Module, x: torch.Tensor, rotation: torch.Tensor, steps: int = 300,
+                           batch_size: int = 256, lr: float = 1e-3, seed: int = 0) -> nn.Module:
+    """Rolinek et al. 2019's test of what picks the axes: hold the rotated twin's decoder fixed,
+    p'(x|z') = p(x|R^T z'), and fit a *diagonal*-Gaussian encoder q'(z'|x) = N(m(x), diag s^2(x))
+    to it by ``steps`` Adam steps on the mean ELBO (beta = 1) over minibatches of ``x``
+    (N, C, H, W), batches and noise seeded by ``seed``. The encoder is ``model``'s own
+    architecture, started at its weights with the means rotated, m(x) = R mu(x), the variances
+    its own; with R = I it refits the original.
+    The best diagonal posterior for the rotated decoder has a lower ELBO than for the original
+    when the original's axes are the ones a diagonal posterior fits best. Returns the twin (a
+    copy: ``model`` is unchanged), in evaluation mode; ``rotation`` R is (D, D)."""
+    validate.vae("model", model, "refitting its encoder")
+    validate.tensor("x", x, ndim=4)
+    d = model.latent_dim
+    validate.tensor("rotation", rotation, shape=(d, d))
+    if not torch.allclose(rotation @ rotation.T, torch.eye(d, dtype=rotation.dtype), atol=1e-5):
+        raise ValueError("rotation must be orthogonal (R R^T = I, e.g. random_rotation(D)), got R R^T = "
+                         f"{(rotation @ rotation.T).tolist()}")
+    twin = copy.deepcopy(model).requires_grad_(False)
+    r = rotation.to(next(model.parameters()).dtype)
+    turn_z = nn.Linear(d, d, bias=False).requires_grad_(False)  # z' -> R^T z' (rows: z' @ R)
+    turn_z.weight.copy_(r.T)
+    turn_mu = nn.Linear(2 * d, 2 * d, bias=False).requires_grad_(False)  # (mu, logvar) -> (R mu, logvar)
+    turn_mu.weight.copy_(torch.block_diag(r, torch.eye(d, dtype=r.dtype)))
+    twin.encoder.requires_grad_(True)
+    twin.encoder, twin.decoder = nn.Sequential(twin.encoder, turn_mu), nn.Sequential(turn_z, twin.decoder)
+    with torch.random.fork_rng():  # the posterior noise seeded too: the same refit every call
+        torch.manual_seed(seed)
+        train.fit(twin, _negative_elbo, x, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                  desc="refitting a diagonal encoder", progress=False)
+    return twin.eval()
+
+
+def _negative_elbo(model: nn.Module, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """-ELBO averaged over the batch, one z ~ q(z|x) per image (the loss of the refit)."""
+    x_params, mu, logvar, _ = model(x)
+    elbo = model.log_px_given_z(x, x_params) - objectives.kl_normal_std(mu, logvar)
+    return -elbo.mean(), {}
 
 
 def estimator_bias(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, batch_size: int,
