@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from vae_course import disentangle, recipe, report, sprites, threads
+from vae_course import comparison, disentangle, recipe, report, sprites, threads
 
 METHODS = {"beta-VAE (beta=4)": ("beta-VAE", 4.0), "beta-TCVAE (beta=6, MSS)": ("beta-TCVAE", 6.0),
            "HFVAE (beta=6, gamma=1, MSS)": ("HFVAE", 6.0)}
@@ -43,7 +43,7 @@ def main_table(args: argparse.Namespace, factorial: sprites.Sprites, rec: recipe
     table = {}
     for name, (method, beta) in METHODS.items():
         rows = [score(method, beta, seed, factorial, rec, not args.no_cache, args.samples) for seed in args.seeds]
-        table[name] = disentangle.mean_and_spread(rows)
+        table[name] = comparison.mean_and_spread(rows)
     columns = ["mig_binned", "mig_chen", "mig_chen_no_shape", "distortion", "rate", "seconds"]
     print(report.mean_std_table(table, columns))
     print()

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import disentangle, estimators, losses, models, objectives, recipe
+from vae_course import (comparison, disentangle, estimators, losses, models, objectives, recipe,
+                        rotated_twin, traversals)
 
 N, M, D = 50, 5, 4
 GROUPS = [[0, 2], [1], [3]]
@@ -259,18 +260,18 @@ def test_encode_all_matches_one_big_batch():
 def test_latent_traversal_changes_only_one_coordinate():
     model, _ = _small_vae()
     z0, values = torch.tensor([0.3, -1.0, 2.0]), torch.linspace(-2, 2, 5)
-    images = disentangle.latent_traversal(model, z0, 1, values)
+    images = traversals.latent_traversal(model, z0, 1, values)
     assert images.shape == (5, 1, 8, 8)
     for k, v in enumerate(values):
         z = torch.tensor([[0.3, v.item(), 2.0]])
         with torch.no_grad():
             assert torch.allclose(images[k], torch.sigmoid(model.decode(z))[0], atol=1e-6)
-    rows = disentangle.traversal_rows(model, z0, [0, 2], values)
-    assert len(rows) == 2 and torch.equal(rows[1], disentangle.latent_traversal(model, z0, 2, values))
+    rows = traversals.traversal_rows(model, z0, [0, 2], values)
+    assert len(rows) == 2 and torch.equal(rows[1], traversals.latent_traversal(model, z0, 2, values))
     with pytest.raises(ValueError, match="dim"):
-        disentangle.latent_traversal(model, z0, 3, values)
+        traversals.latent_traversal(model, z0, 3, values)
     with pytest.raises(ValueError, match="z0"):
-        disentangle.latent_traversal(model, z0[None], 0, values)
+        traversals.latent_traversal(model, z0[None], 0, values)
 
 
 def test_estimator_bias_at_the_full_batch():
@@ -280,13 +281,13 @@ def test_estimator_bias_at_the_full_batch():
     n, d = 40, 3
     mu, logvar = torch.randn(n, d, generator=g, dtype=torch.float64), torch.full((n, d), -1.0, dtype=torch.float64)
     z = mu + (0.5 * logvar).exp() * torch.randn(n, d, generator=g, dtype=torch.float64)
-    mss = disentangle.estimator_bias(z, mu, logvar, n, "mss", repeats=2)
-    mws = disentangle.estimator_bias(z, mu, logvar, n, "mws", repeats=2)
+    mss = estimators.estimator_bias(z, mu, logvar, n, "mss", repeats=2)
+    mws = estimators.estimator_bias(z, mu, logvar, n, "mws", repeats=2)
     assert all(abs(v) < 1e-9 for v in mss.values())
     assert mws["tc"] == pytest.approx((d - 1) * math.log(n), rel=1e-9)
     assert mws["mi"] == pytest.approx(math.log(n), rel=1e-9)
     with pytest.raises(ValueError, match="batch_size"):
-        disentangle.estimator_bias(z, mu, logvar, 1, "mss")
+        estimators.estimator_bias(z, mu, logvar, 1, "mss")
 
 
 def test_model_mig_scores_the_posterior_means():
@@ -317,19 +318,24 @@ def test_factor_report_names_the_latent_of_each_factor():
 
     report = disentangle.factor_report(FactorsAsCodes(), x, grid, n_samples=500)
     assert report["mig_chen"] == pytest.approx(1.0, abs=0.02) and report["mig_binned"] == pytest.approx(1.0)
-    assert report["best"].tolist() == [1, 0] and report["share"] == pytest.approx([1.0, 1.0], abs=0.02)
+    assert report["best"].tolist() == [1, 0] and report["best_mi"] == pytest.approx([1.0, 1.0], abs=0.02)
+    assert report["gap"] == pytest.approx([1.0, 1.0], abs=0.02)
+    assert report["fraction_of_mi_sum"] == pytest.approx([1.0, 1.0], abs=0.02)
     assert report["mi"].shape == (3, 2) and report["mig_chen_no_shape"] == pytest.approx(1.0, abs=0.02)
+    rows = disentangle.factor_rows(report, ["rows", "columns"])
+    assert rows["rows"]["best latent"] == 2 and rows["columns"]["best latent"] == 1
+    assert rows["rows"]["I(z_j*; v)/H(v)"] == pytest.approx(report["best_mi"][0])
 
 
 def test_rotation_leaves_the_elbo_unchanged_and_rotates_the_marginals():
     model, x = _small_vae()
-    rotation = disentangle.random_rotation(model.latent_dim, seed=3)
+    rotation = rotated_twin.random_rotation(model.latent_dim, seed=3)
     assert torch.allclose(rotation @ rotation.T, torch.eye(model.latent_dim, dtype=torch.float64), atol=1e-12)
     assert torch.linalg.det(rotation).item() == pytest.approx(1.0)
-    elbo, elbo_rot = disentangle.rotated_elbo(model, x, rotation, torch.Generator().manual_seed(0))
+    elbo, elbo_rot = rotated_twin.rotated_elbo(model, x, rotation, torch.Generator().manual_seed(0))
     assert torch.allclose(elbo, elbo_rot, atol=1e-3) and elbo.shape == (len(x),)
     mu, logvar = torch.randn(5, model.latent_dim, dtype=torch.float64), torch.randn(5, model.latent_dim, dtype=torch.float64)
-    m, lv = disentangle.rotated_marginals(mu, logvar, rotation)
+    m, lv = rotated_twin.rotated_marginals(mu, logvar, rotation)
     cov = rotation @ torch.diag_embed(logvar.exp()) @ rotation.T  # the exact covariance of R z
     assert torch.allclose(m, mu @ rotation.T) and torch.allclose(lv.exp(), cov.diagonal(dim1=-2, dim2=-1))
 
@@ -338,33 +344,35 @@ def test_full_covariance_kl_matches_the_diagonal_formula_and_torch_distributions
     from vae_course import objectives
     g = torch.Generator().manual_seed(0)
     mu, logvar = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
-    diag = disentangle.kl_full_normal_std(mu, torch.diag_embed(logvar.exp()))
+    diag = rotated_twin.kl_full_normal_std(mu, torch.diag_embed(logvar.exp()))
     assert torch.allclose(diag, objectives.kl_normal_std(mu, logvar))
     a = torch.randn(4, 4, generator=g, dtype=torch.float64)
     cov = a @ a.T + 0.5 * torch.eye(4, dtype=torch.float64)
     dist = torch.distributions.MultivariateNormal(mu[0], cov)
     std = torch.distributions.MultivariateNormal(torch.zeros(4, dtype=torch.float64), torch.eye(4, dtype=torch.float64))
     expected = torch.distributions.kl_divergence(dist, std)
-    assert disentangle.kl_full_normal_std(mu[:1], cov[None]).item() == pytest.approx(expected.item(), rel=1e-10)
+    assert rotated_twin.kl_full_normal_std(mu[:1], cov[None]).item() == pytest.approx(expected.item(), rel=1e-10)
 
 
 def test_mean_and_spread_and_the_matched_distortion_verdict():
     rows = [{"mig_chen": 0.5, "distortion": 30.0}, {"mig_chen": 0.7, "distortion": 32.0}]
-    stats = disentangle.mean_and_spread(rows)
+    stats = comparison.mean_and_spread(rows)
     assert stats["mig_chen"] == pytest.approx((0.6, 0.1)) and stats["distortion"] == pytest.approx((31.0, 1.0))
     curve = {1.0: {"distortion": 25.0, "mig_chen": 0.1}, 4.0: {"distortion": 35.0, "mig_chen": 0.3}}
     weak = [{"mig_chen": 0.2, "distortion": 31.0}, {"mig_chen": 0.22, "distortion": 31.0}]
-    better = disentangle.compare_at_matched_distortion(rows, weak, curve)
+    better = comparison.compare_at_matched_distortion(rows, weak, curve)
     assert better["at_same"] == pytest.approx(0.22) and better["gain"] == pytest.approx(0.39)
     assert better["better"] and "better MIG/reconstruction trade-off" in better["text"]  # 0.39 > 2 x 0.1
     noisy = [{"mig_chen": 0.2, "distortion": 31.0}, {"mig_chen": 0.6, "distortion": 31.0}]  # spread 0.2
-    verdict = disentangle.compare_at_matched_distortion(noisy, weak, curve)
+    verdict = comparison.compare_at_matched_distortion(noisy, weak, curve)
     assert not verdict["better"] and "do not show" in verdict["text"]
-    assert not disentangle.compare_at_matched_distortion(weak, rows, curve)["better"]
-    single = disentangle.compare_at_matched_distortion(rows[:1], weak[:1], curve)  # no spread to compare with
+    assert not comparison.compare_at_matched_distortion(weak, rows, curve)["better"]
+    named = comparison.compare_at_matched_distortion(rows, weak, curve, name="HFVAE", baseline_name="beta-TCVAE")
+    assert "beta-TCVAE: 0.210" in named["text"] and "the beta-VAE curve gives 0.220" in named["text"]
+    single = comparison.compare_at_matched_distortion(rows[:1], weak[:1], curve)  # no spread to compare with
     assert not single["better"] and "One seed" in single["text"]
     with pytest.raises(ValueError, match="at least one seed"):
-        disentangle.mean_and_spread([])
+        comparison.mean_and_spread([])
 
 
 def test_encode_all_names_float64_data_and_autoencoders():
@@ -384,5 +392,65 @@ def test_sprites_scores_are_reproducible_and_in_range():
     first = disentangle.sprites_scores(model, tiny, n_samples=64)
     assert first == disentangle.sprites_scores(model, tiny, n_samples=64)
     assert set(first) == {"mig_chen", "mig_chen_no_shape", "mig_binned", "rate", "distortion",
-                          *(f"share {name}" for name in tiny.names)}
+                          *(f"I/H {name}" for name in tiny.names)}
     assert 0 <= first["mig_binned"] <= 1 and first["rate"] > 0 and first["distortion"] > 0
+    with torch.no_grad():
+        terms = losses.elbo_terms(model, tiny.x)  # one sample each: equal up to Monte Carlo noise
+    assert first["rate"] == pytest.approx(terms["kl"].mean().item(), rel=1e-5)  # the KL is in closed form
+    assert first["distortion"] == pytest.approx(-terms["rec"].mean().item(), rel=0.05)
+
+
+def _linear_gaussian_vae(sigma2=1e-3):
+    """2 pixels from 2 latents through orthogonal decoder directions of very different lengths
+    (gains 4 and 0.4 before the sigmoid), with a linear encoder: which axes a diagonal posterior
+    fits matters here."""
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(2, 4))
+    decoder = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Unflatten(1, (1, 1, 2)))
+    with torch.no_grad():
+        decoder[0].weight.copy_(torch.diag(torch.tensor([4.0, 0.4])))
+    model = models.VAE(encoder, decoder, 2, (1, 1, 2), likelihood="gaussian", sigma2=sigma2)
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(512, 2, generator=g)
+    with torch.no_grad():
+        x = model.decode(z) + sigma2 ** 0.5 * torch.randn(512, 1, 1, 2, generator=g)
+    return model, x
+
+
+def test_refit_keeps_the_model_and_rotates_the_decoder_and_the_means():
+    model, x = _linear_gaussian_vae()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rotation = rotated_twin.random_rotation(2, seed=0)
+    frozen = rotated_twin.refit_diagonal_encoder(model, x, rotation, steps=1, lr=0.0)
+    z = torch.randn(5, 2)
+    with torch.no_grad():
+        assert torch.allclose(frozen.decode(z), model.decode(z @ rotation.float()), atol=1e-6)
+        mu, logvar = model.encode(x[:5])
+        mu_twin, logvar_twin = frozen.encode(x[:5])
+    assert torch.allclose(mu_twin, mu @ rotation.float().T, atol=1e-6) and torch.allclose(logvar_twin, logvar)
+    refit = rotated_twin.refit_diagonal_encoder(model, x, rotation, steps=50)
+    again = rotated_twin.refit_diagonal_encoder(model, x, rotation, steps=50)
+    assert all(torch.equal(a, b) for a, b in zip(refit.parameters(), again.parameters()))  # seeded
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # a copy was trained
+    assert torch.equal(refit.decoder[1][0].weight, model.decoder[0].weight)  # the decoder held fixed
+    with pytest.raises(ValueError, match="rotation"):
+        rotated_twin.refit_diagonal_encoder(model, x, torch.eye(3))
+    with pytest.raises(ValueError, match="orthogonal"):
+        rotated_twin.refit_diagonal_encoder(model, x, 2 * torch.eye(2))
+    with pytest.raises(TypeError, match="must be a VAE"):
+        rotated_twin.refit_diagonal_encoder(models.Autoencoder.build("mlp", (1, 8, 8), 2), x, torch.eye(2))
+
+
+def test_the_best_diagonal_posterior_for_a_rotated_decoder_has_a_lower_elbo():
+    """Rolinek et al. 2019: rotated by 45 degrees, the posterior's axes are no longer the
+    decoder's; a diagonal Gaussian cannot follow, and loses: 0.9 nats measured (the Gaussian
+    estimate log((a + b) / (2 sqrt(ab))), posterior precisions a, b at z = 0, gives 1.6)."""
+    model, x = _linear_gaussian_vae()
+    c, s = math.cos(math.pi / 4), math.sin(math.pi / 4)
+    turned = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+    elbo = {}
+    for name, rotation in (("same axes", torch.eye(2, dtype=torch.float64)), ("rotated", turned)):
+        refit = rotated_twin.refit_diagonal_encoder(model, x, rotation, steps=300, batch_size=512, lr=0.1)
+        terms = disentangle.mean_elbo_terms(refit, x)
+        elbo[name] = -(terms["distortion"] + terms["rate"])
+    assert elbo["same axes"] - elbo["rotated"] > 0.5, elbo

@@ -179,9 +179,8 @@ def test_aggregate_entropy_of_one_gaussian_is_its_entropy():
     assert h.item() == pytest.approx(0.5 * math.log(2 * math.pi * math.e * 4.0), abs=0.01)
 
 
-def test_chen_factor_subset_and_best_latent_share():
+def test_chen_factor_subset():
     mi = np.array([[0.9, 0.0, 0.2], [0.1, 0.6, 0.2]])
-    np.testing.assert_allclose(metrics.best_latent_share(mi), [0.9, 1.0, 0.5])
     np.testing.assert_allclose(metrics.normalized_gaps(mi, np.ones(3)), [0.8, 0.6, 0.0])
     codes = GRID[:, [2, 0, 1]] * 3.0
     codes[:, 1] = 0.0  # factor 0 unrepresented: all-factor MIG drops, the subset without it does not
@@ -189,6 +188,32 @@ def test_chen_factor_subset_and_best_latent_share():
     g = torch.Generator().manual_seed(4)
     assert metrics.mig_chen(mu, logvar, torch.tensor(GRID), generator=g, factor_ids=[1, 2]) == pytest.approx(1.0, abs=0.02)
     assert metrics.mig_chen(mu, logvar, torch.tensor(GRID), generator=g) == pytest.approx(2 / 3, abs=0.02)
+
+
+def test_how_much_the_best_latent_holds_is_not_how_concentrated_the_information_is():
+    """Factor 0 carried at 0.01 nats by one latent: fraction of the MI sum 1, yet its best latent
+    holds almost none of it. Factor 1 copied into two latents: fraction 1/2, yet each holds all."""
+    entropies = np.log([8.0, 8.0])
+    mi = np.array([[0.01, math.log(8)], [0.0, math.log(8)], [0.0, 0.0]])
+    np.testing.assert_allclose(metrics.best_latent_fraction_of_mi_sum(mi), [1.0, 0.5])
+    np.testing.assert_allclose(metrics.best_latent_normalized_mi(mi, entropies), [0.01 / math.log(8), 1.0])
+    assert metrics.best_latent_fraction_of_mi_sum(np.zeros((2, 1))).tolist() == [0.0]  # no information at all
+
+
+def test_the_two_per_factor_numbers_on_codes_through_chens_estimator():
+    """The same two cases on posteriors: factor 0 (3 levels) in a unit whose mean moves by 0.02 with
+    variance 1, factor 1 (5 levels) copied into two sharp latents, factor 2 in one sharp latent."""
+    codes = np.c_[GRID[:, 0] * 0.02, GRID[:, 1] * 3.0, GRID[:, 1] * 3.0, GRID[:, 2] * 3.0]
+    mu = torch.tensor(codes, dtype=torch.float64)
+    logvar = torch.tensor([0.0, -6.0, -6.0, -6.0], dtype=torch.float64).expand_as(mu)
+    mi = metrics.mutual_info_matrix_chen(mu, logvar, torch.tensor(GRID), generator=torch.Generator().manual_seed(5))
+    held = metrics.best_latent_normalized_mi(mi.numpy(), metrics.factor_entropies(GRID))
+    fraction = metrics.best_latent_fraction_of_mi_sum(mi.numpy())
+    assert held[0] < 0.02 and fraction[0] > 0.9  # concentrated, and next to nothing
+    assert held[1] == pytest.approx(1.0, abs=0.02) and fraction[1] == pytest.approx(0.5, abs=0.02)
+    assert held[2] == pytest.approx(1.0, abs=0.02) and fraction[2] == pytest.approx(1.0, abs=0.02)
+    with pytest.raises(ValueError, match="entropies"):
+        metrics.best_latent_normalized_mi(mi.numpy(), np.ones(2))
 
 
 @pytest.mark.parametrize("change,error,match", [

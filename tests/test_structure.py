@@ -19,7 +19,8 @@ LAYERS = [
     {"train"},                                                                   # the training loop
     # the notebooks' helpers: learned priors with their training (code_prior, flow), scores,
     # the sprites recipe and its cache, figures
-    {"code_prior", "flow", "quality", "recipe", "disentangle", "plots"},
+    {"code_prior", "flow", "quality", "recipe", "disentangle", "traversals", "rotated_twin",
+     "comparison", "plots"},
     {"export", "cli", "__main__", "pytest_plugin"},                              # the commands
 ]
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}

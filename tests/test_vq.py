@@ -3,6 +3,10 @@ against brute force, the straight-through gradient, which parameters each loss m
 statistics, the EMA update, dead-code restarts and the categorical prior."""
 import itertools
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -334,3 +338,20 @@ def test_prior_table_lists_each_priors_nll_and_bound_terms():
     gain = table["uniform"]["held-out NLL"] - table["skewed"]["held-out NLL"]
     assert gain > 0  # fitted to these maps, the skewed prior gives them more probability
     assert math.isclose(table["skewed"]["bound"] - table["uniform"]["bound"], gain, rel_tol=1e-4)
+
+
+def test_the_benchmark_prints_the_product_target_on_digits():
+    # the README's command, briefly: notebook 12's recipe on the digits with a few steps each
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "vq_prior_mnist.py"
+    args = ["--data", "digits", "--vq-steps", "3", "--prior-steps", "2", "--copies", "1",
+            "--classifier-steps", "3", "--threads", "1"]
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "VAE_COURSE_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in out.stdout.splitlines() if line.startswith("[proof]")]
+    target = [line for line in lines if "the product target" in line]
+    assert len(target) == 1 and "PixelCNN, T = 1: sample confidence" in target[0]
+    assert "met" in target[0].split("->")[-1]
+    for name in ["independent", "PixelCNN"]:
+        assert any(line.startswith(f"[proof] {name}: held-out NLL of code maps") for line in lines)
+        assert any(line.startswith(f"[proof] {name}: bound log p(x|k*)") for line in lines)

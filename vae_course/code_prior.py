@@ -56,6 +56,14 @@ def causal_mask(kernel_size: int | tuple[int, int], include_centre: bool) -> tor
     return mask
 
 
+def _temperature(temperature: object) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    return float(temperature)
+
+
 def check_code_maps(indices: object, K: int, code_shape: Sequence[int]) -> torch.Tensor:
     """Check that ``indices`` is an integer tensor (B, h, w) with values in [0, K); return it."""
     validate.tensor("indices", indices, shape=(None, *code_shape), floating=False)
@@ -125,9 +133,14 @@ class CodePrior(nn.Module):
             x = x + self.dropout(layer(F.relu(x)))
         return self.head(self.dropout(x)).permute(0, 2, 3, 1)
 
-    def log_prob(self, indices: torch.Tensor) -> torch.Tensor:
-        """log p(k) = sum_i log p(k_i | k_<i) in nats, (B,), for code maps (B, h, w)."""
-        log_p = self(indices).log_softmax(-1)
+    def log_prob(self, indices: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """log p(k) = sum_i log p(k_i | k_<i) in nats, (B,), for code maps (B, h, w).
+
+        With ``temperature`` T, the log-probability under the tempered sampler of ``sample``,
+        log q_T(k) = sum_i log softmax(logits_i / T)[k_i]; then -(1/n) sum log q_T(k) over n of its
+        own samples estimates its entropy H(q_T), in nats per map (lower: less varied maps).
+        """
+        log_p = (self(indices) / _temperature(temperature)).log_softmax(-1)
         return log_p.gather(-1, indices.long().unsqueeze(-1)).flatten(1).sum(1)
 
     @torch.no_grad()
@@ -140,10 +153,7 @@ class CodePrior(nn.Module):
         seeded generator gives the same maps on any device. Runs in eval mode (no dropout).
         """
         validate.positive_int("n", n)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-            raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        _temperature(temperature)
         was_training = self.training
         self.eval()
         codes = torch.zeros(n, *self.code_shape, dtype=torch.long, device=self.position.device)

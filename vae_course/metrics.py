@@ -8,6 +8,10 @@ where z_(1) and z_(2) are the two code dimensions sharing the most mutual inform
 v_k. A code with one dimension per factor that carries that factor and nothing else scores 1;
 a code where two dimensions carry the same factor, or none carries it, scores 0.
 
+Per factor, ``best_latent_normalized_mi`` max_j I(z_j; v_k) / H(v_k) says how much of v_k its
+best latent holds; ``best_latent_fraction_of_mi_sum`` max_j I / sum_j I only how concentrated
+the code's information about v_k is (1 however little that is).
+
 Two estimators of I(z_j; v_k), in nats:
 
 - ``mig`` (binned): the posterior *means* binned into equal-width bins over their range, mutual
@@ -102,15 +106,19 @@ def mutual_info_matrix(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20)
                      for d in range(codes.shape[1])])
 
 
-def normalized_gaps(mi: np.ndarray, entropies: np.ndarray) -> np.ndarray:
-    """Per factor k, (largest - second largest I(z_d; v_k) over d) / H(v_k), from a mutual
-    information matrix ``mi`` (D, K) and the factor entropies H(v_k) (K,): shape (K,)."""
+def _check_mi(mi: object, entropies: object) -> None:
     if not isinstance(mi, np.ndarray) or not isinstance(entropies, np.ndarray):
         raise TypeError(f"mi and entropies must be numpy arrays, got {type(mi).__name__} and {type(entropies).__name__}")
     if mi.ndim != 2 or mi.shape[0] < 2 or entropies.shape != mi.shape[1:]:
         raise ValueError(f"mi must be (D >= 2, K) and entropies (K,), got {mi.shape} and {entropies.shape}")
     if (entropies <= 0).any():
         raise ValueError(f"every factor must vary (entropy > 0) to normalise by it, got entropies {entropies}")
+
+
+def normalized_gaps(mi: np.ndarray, entropies: np.ndarray) -> np.ndarray:
+    """Per factor k, (largest - second largest I(z_d; v_k) over d) / H(v_k), from a mutual
+    information matrix ``mi`` (D, K) and the factor entropies H(v_k) (K,): shape (K,)."""
+    _check_mi(mi, entropies)
     top = np.sort(mi, axis=0)[::-1]
     return (top[0] - top[1]) / entropies
 
@@ -121,9 +129,20 @@ def mig_from_mi(mi: np.ndarray, entropies: np.ndarray) -> float:
     return float(np.mean(normalized_gaps(mi, entropies)))
 
 
-def best_latent_share(mi: np.ndarray) -> np.ndarray:
-    """For each factor k, the share of its information held by its best latent,
-    max_d I(z_d; v_k) / sum_d I(z_d; v_k), from ``mi`` (D, K): (K,), 1 when one latent holds it all."""
+def best_latent_normalized_mi(mi: np.ndarray, entropies: np.ndarray) -> np.ndarray:
+    """For each factor k, how much of its information its best latent holds,
+    max_d I(z_d; v_k) / H(v_k), from ``mi`` (D, K) and the factor entropies H(v_k) (K,): (K,),
+    1 when one latent pins v_k down, 0 when no latent knows anything about it."""
+    _check_mi(mi, entropies)
+    return mi.max(0) / entropies
+
+
+def best_latent_fraction_of_mi_sum(mi: np.ndarray) -> np.ndarray:
+    """For each factor k, the fraction of the mutual information summed over latents that its
+    best latent holds, max_d I(z_d; v_k) / sum_d I(z_d; v_k), from ``mi`` (D, K): (K,), 0 where
+    no latent carries any. It says how *concentrated* what the code knows about v_k is, not how
+    much it knows: a factor carried at 0.01 nats by one latent scores 1, and two latents that
+    each hold all of v_k score 1/2 (``best_latent_normalized_mi`` says how much)."""
     if not isinstance(mi, np.ndarray) or mi.ndim != 2:
         raise ValueError(f"mi must be a (D, K) numpy array, got {getattr(mi, 'shape', type(mi).__name__)}")
     total = np.clip(mi, 0, None).sum(0)

@@ -1,5 +1,5 @@
 """Checks of exercise 08 (beta-VAE): the loss against the package's objectives, a traversal
-against ``disentangle.latent_traversal`` on a small random VAE; then the reference solution over
+against ``traversals.latent_traversal`` on a small random VAE; then the reference solution over
 the docstrings' domain: for the loss, exercise 07's (grey images in [0, 1] here); for the
 traversal, any D, dim and decoder output shape (C > 1 too), values unsorted and repeated, float32
 and float64."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from vae_course import disentangle, models, objectives
+from vae_course import models, objectives, traversals
 from vae_course.exercise_checks.common import expect_close, expect_tensor, expect_true
 from vae_course.exercise_checks.differential import Named, differential, dtypes, reference, tensors
 from vae_course.exercise_checks.ex07 import ATOL, GRADS, loss_cases
@@ -60,7 +60,7 @@ def check_latent_traversal(module) -> None:
     expect_tensor("latent_traversal", got, (5, 1, 4, 4))
     expect_true(torch.equal(z0, kept), f"latent_traversal changed z0 in place: it is now {z0.tolist()}, "
                                         f"was {kept.tolist()}; work on a copy")
-    expect_close("latent_traversal images", got, disentangle.latent_traversal(model, z0, 1, values))
+    expect_close("latent_traversal images", got, traversals.latent_traversal(model, z0, 1, values))
     differential("latent_traversal", module.latent_traversal, reference("08", "latent_traversal"), _traversal_cases())
 
 

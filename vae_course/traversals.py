@@ -1,0 +1,32 @@
+"""Latent traversals: decode a code with one latent dimension swept over a range of values
+(Higgins et al. 2017, figure 1), the picture that shows what each latent controls."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from vae_course import validate
+
+
+@torch.no_grad()
+def latent_traversal(model: nn.Module, z0: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
+    """Decode z0 with latent dimension ``dim`` swept over ``values``: image k is
+    E[x | z = z0 with z0[dim] = values[k]], shape (len(values), C, H, W) in [0, 1]
+    (Higgins et al. 2017, figure 1). ``z0`` is (D,), ``values`` is (V,)."""
+    validate.tensor("z0", z0, ndim=1)
+    validate.tensor("values", values, ndim=1)
+    if not (isinstance(dim, int) and 0 <= dim < len(z0)):
+        raise ValueError(f"dim must be an int in [0, {len(z0) - 1}] for z0 of shape {tuple(z0.shape)}, got {dim!r}")
+    device = next(model.parameters()).device
+    z = z0.to(device).repeat(len(values), 1)
+    z[:, dim] = values.to(device)
+    return model.mean_image(model.decode(z)).cpu()
+
+
+def traversal_rows(model: nn.Module, z0: torch.Tensor, dims: Sequence[int],
+                   values: torch.Tensor) -> list[torch.Tensor]:
+    """One ``latent_traversal`` per latent dimension in ``dims``: a list of (V, C, H, W)
+    batches, ready for ``plots.show_rows``."""
+    return [latent_traversal(model, z0, d, values) for d in dims]
