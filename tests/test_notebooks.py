@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,3 +108,13 @@ def test_ends_with_references_a_learner_can_follow(path):
     assert entries, f"{path.name}: the References section lists no entries"
     for entry in entries:
         assert re.search(r"https?://|doi\.org|arxiv\.org", entry), f"{path.name}: a reference without a link: {entry}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_as_jupyter_writes_it(path):
+    """Stored byte for byte as JupyterLab saves it (nbformat's sorted keys), so that opening and
+    saving a course notebook leaves `git status` clean."""
+    nb = nbformat.read(path, as_version=4)
+    text = nbformat.writes(nb)
+    assert path.read_text(encoding="utf-8") == (text if text.endswith("\n") else text + "\n"), \
+        f"{path.name}: rewrite it with nbformat.write(nbformat.read(path, 4), path)"
