@@ -104,10 +104,12 @@ def test_ends_with_references_a_learner_can_follow(path):
     assert at, f"{path.name} has no References section"
     refs = "\n".join(cells[at[-1]:])
     refs = refs[re.search(r"^#+\s*References", refs, re.M).end():]
-    entries = [line for line in refs.splitlines() if re.match(r"\s*([-*]|\d+\.)\s", line)]
+    # an entry is a list item with its indented continuation lines
+    entries = re.split(r"\n(?=\s{0,3}(?:[-*]|\d+\.)\s)", "\n" + refs)
+    entries = [e.strip() for e in entries if re.match(r"\s{0,3}(?:[-*]|\d+\.)\s", e)]
     assert entries, f"{path.name}: the References section lists no entries"
     for entry in entries:
-        assert re.search(r"https?://|doi\.org|arxiv\.org", entry), f"{path.name}: a reference without a link: {entry}"
+        assert re.search(r"https?://|doi\.org|arxiv\.org", entry), f"{path.name}: a reference without a link: {entry[:120]}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
