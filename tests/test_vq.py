@@ -1,6 +1,7 @@
 """Vector quantization (vae_course.vq: the functions, VectorQuantizer and VQVAE): quantization
 against brute force, the straight-through gradient, which parameters each loss moves, usage
-statistics, the EMA update, dead-code restarts and the categorical prior."""
+statistics and revived codes, the EMA update, dead-code restarts, the categorical prior, the
+priors' table, and benchmarks/vq_prior_mnist.py on the digits."""
 import itertools
 import math
 import os
