@@ -26,6 +26,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from vae_course.files import write_text_atomic
+
 REPO = Path(__file__).resolve().parent.parent
 COURSE_NOTEBOOK = re.compile(r"[0-9]{2}_[^/\\]+\.ipynb")
 FIRST_NOTEBOOK = "notebooks/00_welcome.ipynb"
@@ -68,11 +70,7 @@ def write_settings(repo: Path) -> Path:
     (the file jupyter_server's ``labconfig`` section reads on a ``JUPYTER_CONFIG_PATH``
     directory) atomically, and return that configuration directory."""
     folder = Path(repo) / CONFIG_DIR
-    target = folder / "labconfig" / "default_setting_overrides.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".json.partial")
-    partial.write_text(json.dumps(SETTINGS, indent=2) + "\n")
-    os.replace(partial, target)
+    write_text_atomic(folder / "labconfig" / "default_setting_overrides.json", json.dumps(SETTINGS, indent=2) + "\n")
     return folder
 
 
