@@ -15,6 +15,16 @@ Both are simple relatives of the Inception Score (Salimans et al. 2016), which c
 same two ingredients (confident per-sample predictions, spread-out predicted classes) in one
 number; two separate, readable numbers suit a course better. Used by notebooks 04, 07, 11, 12:
 the same ``train_classifier(x, y, seed=0)`` gives the same classifier everywhere.
+
+A third number compares samples with real images as *sets*: the Frechet distance between
+Gaussians fitted to their classifier features (``classifier_features``, the layer before the
+logits), the recipe of the FID (Heusel et al. 2017) with the course's classifier in place of
+Inception: ``frechet_distance``. It sees what the two above miss, e.g. samples that are all
+confident but too alike, or in the wrong proportions.
+
+Last, whether a generator copies its training set (``memorisation``): the share of samples
+nearer to a training image than most held-out images are, against the held-out images' own
+share, which is fixed by construction.
 """
 from __future__ import annotations
 
@@ -153,3 +163,120 @@ def sample_quality(classifier: nn.Module, samples: torch.Tensor, n_classes: int 
     return {"confidence": probs.max(1).values.mean().item(),
             "coverage": int((counts >= min_fraction * len(samples)).sum()),
             "class_counts": counts}
+
+
+@torch.no_grad()
+def classifier_features(classifier: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """The classifier's features h(x) (N, F): the input of its last linear layer, i.e. the
+    activations the logits are read from (F = 128 for ``train_classifier``'s MLP), for images
+    ``x`` (N, 1, H, W) in [0, 1]; float64 on the CPU, computed in eval mode."""
+    _images("x", x, classifier)
+    validate.positive_int("batch_size", batch_size)
+    last = [m for m in classifier.modules() if isinstance(m, nn.Linear)]
+    if not last:
+        raise TypeError(f"classifier must end in a linear layer (train_classifier's MLP), got {type(classifier).__name__}")
+    seen: list[torch.Tensor] = []
+    hook = last[-1].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].cpu().double()))
+    try:
+        _probabilities(classifier, x, batch_size)
+    finally:
+        hook.remove()
+    return torch.cat(seen)
+
+
+def _moments(name: str, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (F,) and covariance (F, F) (divided by n - 1) of features (n, F), n >= 2, in float64."""
+    validate.finite(name, validate.tensor(name, features, ndim=2))
+    if len(features) < 2:
+        raise ValueError(f"{name} needs at least 2 rows for a covariance, got shape {tuple(features.shape)}")
+    features = features.double()
+    return features.mean(0), torch.cov(features.T).reshape(features.shape[1], features.shape[1])
+
+
+def _sqrt_psd(matrix: torch.Tensor) -> torch.Tensor:
+    """The symmetric square root of a symmetric positive semi-definite matrix (eigenvalues
+    below 0 from round-off set to 0)."""
+    values, vectors = torch.linalg.eigh(matrix)
+    return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+
+
+def gaussian_frechet_distance(mean_a: torch.Tensor, cov_a: torch.Tensor, mean_b: torch.Tensor,
+                              cov_b: torch.Tensor) -> float:
+    """The Frechet (2-Wasserstein) distance, squared, between N(m_a, C_a) and N(m_b, C_b)
+    (Dowson and Landau 1982):
+
+        d^2 = ||m_a - m_b||^2 + tr(C_a + C_b - 2 (C_a^{1/2} C_b C_a^{1/2})^{1/2}),
+
+    computed in float64 with symmetric square roots (eigendecompositions), so that it is
+    symmetric in a and b and 0 for equal arguments up to round-off. Means (F,), covariances
+    (F, F); returns a float >= 0."""
+    for name, mean, cov in (("a", mean_a, cov_a), ("b", mean_b, cov_b)):
+        validate.tensor(f"mean_{name}", mean, ndim=1)
+        validate.tensor(f"cov_{name}", cov, shape=(len(mean), len(mean)))
+    validate.same_shape(mean_a=mean_a, mean_b=mean_b)
+    mean_a, cov_a, mean_b, cov_b = (t.double() for t in (mean_a, cov_a, mean_b, cov_b))
+    root_a = _sqrt_psd(cov_a)
+    cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
+    distance = (mean_a - mean_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * cross
+    return max(distance.item(), 0.0)
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """The Frechet distance between two feature sets (n_a, F) and (n_b, F): that of the
+    Gaussians with their means and covariances (``gaussian_frechet_distance``). With the
+    course classifier's features (``classifier_features``) it is the FID recipe of Heusel et
+    al. 2017. It depends on the set sizes (a finite sample's covariance is noisy, and the noise
+    adds to the distance), so compare distances computed with equal sizes."""
+    mean_a, cov_a = _moments("features_a", features_a)
+    mean_b, cov_b = _moments("features_b", features_b)
+    if mean_a.shape != mean_b.shape:
+        raise ValueError(f"features_a and features_b must have the same number of features, got "
+                         f"{tuple(features_a.shape)} and {tuple(features_b.shape)}")
+    return gaussian_frechet_distance(mean_a, cov_a, mean_b, cov_b)
+
+
+def _flat(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Rows of ``x`` (n, ...) flattened to (n, P), float64, checked finite and non-empty."""
+    validate.tensor(name, x, ndim=range(2, 6))
+    return validate.finite(name, validate.not_empty(name, x)).flatten(1).double()
+
+
+@torch.no_grad()
+def nearest_distances(x: torch.Tensor, reference: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """d_i = min_j || x_i - r_j ||_2, the Euclidean distance from each row of ``x`` (n, ...) to its
+    nearest row of ``reference`` (m, ...) (images are flattened), (n,) float64 on the CPU."""
+    x, reference = _flat("x", x), _flat("reference", reference)
+    if x.shape[1] != reference.shape[1]:
+        raise ValueError(f"x and reference must hold items of one size, got {x.shape[1]} and "
+                         f"{reference.shape[1]} values per item")
+    validate.positive_int("batch_size", batch_size)
+    norms = reference.pow(2).sum(1)
+    out = []
+    for rows in x.split(batch_size):  # ||x - r||^2 = ||x||^2 - 2 x.r + ||r||^2, in float64
+        squared = rows.pow(2).sum(1, keepdim=True) - 2 * rows @ reference.T + norms
+        out.append(squared.min(1).values.clamp_min(0).sqrt())
+    return torch.cat(out)
+
+
+def memorisation(samples: torch.Tensor, train: torch.Tensor, held_out: torch.Tensor,
+                 quantile: float = 0.05) -> dict:
+    """A data-copying check: does a generator return (near-)copies of its training items?
+
+    With d(x) = the distance from x to its nearest training item (``nearest_distances``) and the
+    threshold tau = the ``quantile`` of d over the held-out items,
+
+        share = #{s : d(s) < tau} / n   over the n samples.
+
+    Held-out items are draws from the data distribution that training never saw, so about a
+    ``quantile`` of them (by construction) and of any generator that is no nearer to the
+    training set than new data would be, fall below tau; a generator that copies training items
+    (d = 0) scores 1. A relative of the nearest-neighbour tests of data copying (Meehan et al.
+    2020). ``samples``, ``train`` and ``held_out`` (n, ...), items of one shape (images or
+    vectors). Returns ``{"share": float, "threshold": tau}``.
+    """
+    validate.probability("quantile", quantile)
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile}")
+    tau = torch.quantile(nearest_distances(held_out, train), quantile).item()
+    share = (nearest_distances(samples, train) < tau).double().mean().item()
+    return {"share": share, "threshold": tau}
