@@ -90,25 +90,29 @@ def test_bad_input_is_rejected(classifier, call, error, match):
 
 def _gaussian_features(mean, std, n, seed):
     g = torch.Generator().manual_seed(seed)
-    return torch.tensor(mean, dtype=torch.float64) + torch.tensor(std, dtype=torch.float64) * torch.randn(
-        n, len(mean), generator=g, dtype=torch.float64)
+    noise = torch.randn(n, len(mean), generator=g, dtype=torch.float64)
+    return torch.tensor(mean, dtype=torch.float64) + torch.tensor(std, dtype=torch.float64) * noise
 
 
 def test_frechet_distance_is_zero_for_one_set_and_symmetric():
-    a, b = _gaussian_features([0.0, 1.0, 2.0], [1.0, 0.5, 2.0], 500, 0), _gaussian_features([1.0] * 3, [1.0] * 3, 300, 1)
+    a = _gaussian_features([0.0, 1.0, 2.0], [1.0, 0.5, 2.0], 500, 0)
+    b = _gaussian_features([1.0] * 3, [1.0] * 3, 300, 1)
     assert quality.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
     assert quality.frechet_distance(a, b) == pytest.approx(quality.frechet_distance(b, a), rel=1e-9)
     assert quality.frechet_distance(a, b) > 1.0
-    rotation = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64))[0]
-    assert quality.frechet_distance(a @ rotation, b @ rotation) == pytest.approx(quality.frechet_distance(a, b))
+    g = torch.Generator().manual_seed(2)
+    rotation = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))[0]
+    rotated = quality.frechet_distance(a @ rotation, b @ rotation)
+    assert rotated == pytest.approx(quality.frechet_distance(a, b))
 
 
 def test_frechet_distance_of_two_known_gaussians():
     """Diagonal covariances commute: d^2 = ||m_a - m_b||^2 + sum_i (s_a,i - s_b,i)^2."""
     m_a, s_a, m_b, s_b = [0.0, 1.0], [1.0, 0.5], [2.0, -1.0], [3.0, 0.5]
-    exact = sum((x - y) ** 2 for x, y in zip(m_a, m_b)) + sum((x - y) ** 2 for x, y in zip(s_a, s_b))
+    exact = sum((x - y) ** 2 for x, y in [*zip(m_a, m_b), *zip(s_a, s_b)])
     cov = lambda s: torch.diag(torch.tensor(s, dtype=torch.float64) ** 2)
-    closed = quality.gaussian_frechet_distance(torch.tensor(m_a), cov(s_a), torch.tensor(m_b), cov(s_b))
+    closed = quality.gaussian_frechet_distance(torch.tensor(m_a), cov(s_a), torch.tensor(m_b),
+                                               cov(s_b))
     assert closed == pytest.approx(exact, rel=1e-12)
     a, b = _gaussian_features(m_a, s_a, 200_000, 3), _gaussian_features(m_b, s_b, 200_000, 4)
     assert quality.frechet_distance(a, b) == pytest.approx(exact, rel=0.01)
@@ -118,9 +122,10 @@ def test_frechet_distance_with_full_covariances_against_scipy():
     from scipy import linalg
 
     g = torch.Generator().manual_seed(5)
-    a = torch.randn(400, 4, generator=g, dtype=torch.float64) @ torch.randn(4, 4, generator=g, dtype=torch.float64)
-    b = 0.5 + torch.randn(300, 4, generator=g, dtype=torch.float64) @ torch.randn(4, 4, generator=g, dtype=torch.float64)
-    m_a, m_b, c_a, c_b = a.mean(0).numpy(), b.mean(0).numpy(), np.cov(a.numpy().T), np.cov(b.numpy().T)
+    draw = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)
+    a, b = draw(400, 4) @ draw(4, 4), 0.5 + draw(300, 4) @ draw(4, 4)
+    m_a, m_b = a.mean(0).numpy(), b.mean(0).numpy()
+    c_a, c_b = np.cov(a.numpy().T), np.cov(b.numpy().T)
     brute = ((m_a - m_b) ** 2).sum() + np.trace(c_a + c_b - 2 * linalg.sqrtm(c_a @ c_b).real)
     assert quality.frechet_distance(a, b) == pytest.approx(brute, rel=1e-8)
 
@@ -147,13 +152,17 @@ def test_memorisation_flags_copies_and_not_new_draws(digits):
     assert torch.allclose(quality.nearest_distances(x, ref, batch_size=4), loop)
 
 
+ROWS = torch.zeros(4, 3)
+
+
 @pytest.mark.parametrize("call,error,match", [
-    (lambda: quality.frechet_distance(torch.zeros(1, 3), torch.zeros(5, 3)), ValueError, "at least 2 rows"),
-    (lambda: quality.frechet_distance(torch.zeros(4, 3), torch.zeros(5, 2)), ValueError, "same number of features"),
-    (lambda: quality.frechet_distance(torch.full((4, 3), float("nan")), torch.zeros(5, 3)), ValueError, "finite"),
-    (lambda: quality.memorisation(torch.zeros(4, 3), torch.zeros(5, 3), torch.zeros(5, 3), quantile=0.0),
-     ValueError, "strictly between"),
-    (lambda: quality.nearest_distances(torch.zeros(4, 3), torch.zeros(5, 2)), ValueError, "one size"),
+    (lambda: quality.frechet_distance(torch.zeros(1, 3), ROWS), ValueError, "at least 2 rows"),
+    (lambda: quality.frechet_distance(ROWS, torch.zeros(5, 2)), ValueError,
+     "same number of features"),
+    (lambda: quality.frechet_distance(torch.full((4, 3), float("nan")), ROWS), ValueError,
+     "finite"),
+    (lambda: quality.memorisation(ROWS, ROWS, ROWS, quantile=0.0), ValueError, "strictly between"),
+    (lambda: quality.nearest_distances(ROWS, torch.zeros(5, 2)), ValueError, "one size"),
 ])
 def test_bad_input_to_the_set_scores(call, error, match):
     with pytest.raises(error, match=match):

@@ -52,12 +52,17 @@ def _images(name: str, x: torch.Tensor, classifier: nn.Module | None = None) -> 
     return validate.unit_interval(name, x)
 
 
-def _n_classes(classifier: nn.Module) -> int:
-    """The number of classes: the width of the classifier's last linear layer."""
+def _last_linear(classifier: nn.Module) -> nn.Linear:
+    """The classifier's last linear layer, the one that gives the logits."""
     linear = [m for m in classifier.modules() if isinstance(m, nn.Linear)]
     if not linear:
         raise TypeError(f"classifier must end in a linear layer (train_classifier's MLP), got {type(classifier).__name__}")
-    return linear[-1].out_features
+    return linear[-1]
+
+
+def _n_classes(classifier: nn.Module) -> int:
+    """The number of classes: the width of the classifier's last linear layer."""
+    return _last_linear(classifier).out_features
 
 
 def _labels(y: torch.Tensor, n: int, n_classes: int | None = None) -> torch.Tensor:
@@ -166,17 +171,16 @@ def sample_quality(classifier: nn.Module, samples: torch.Tensor, n_classes: int 
 
 
 @torch.no_grad()
-def classifier_features(classifier: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def classifier_features(classifier: nn.Module, x: torch.Tensor,
+                        batch_size: int = 1024) -> torch.Tensor:
     """The classifier's features h(x) (N, F): the input of its last linear layer, i.e. the
     activations the logits are read from (F = 128 for ``train_classifier``'s MLP), for images
     ``x`` (N, 1, H, W) in [0, 1]; float64 on the CPU, computed in eval mode."""
     _images("x", x, classifier)
     validate.positive_int("batch_size", batch_size)
-    last = [m for m in classifier.modules() if isinstance(m, nn.Linear)]
-    if not last:
-        raise TypeError(f"classifier must end in a linear layer (train_classifier's MLP), got {type(classifier).__name__}")
     seen: list[torch.Tensor] = []
-    hook = last[-1].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].cpu().double()))
+    hook = _last_linear(classifier).register_forward_hook(
+        lambda module, inputs, output: seen.append(inputs[0].cpu().double()))
     try:
         _probabilities(classifier, x, batch_size)
     finally:
@@ -188,7 +192,8 @@ def _moments(name: str, features: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     """Mean (F,) and covariance (F, F) (divided by n - 1) of features (n, F), n >= 2, in float64."""
     validate.finite(name, validate.tensor(name, features, ndim=2))
     if len(features) < 2:
-        raise ValueError(f"{name} needs at least 2 rows for a covariance, got shape {tuple(features.shape)}")
+        raise ValueError(f"{name} needs at least 2 rows for a covariance, "
+                         f"got shape {tuple(features.shape)}")
     features = features.double()
     return features.mean(0), torch.cov(features.T).reshape(features.shape[1], features.shape[1])
 
@@ -242,7 +247,8 @@ def _flat(name: str, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def nearest_distances(x: torch.Tensor, reference: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def nearest_distances(x: torch.Tensor, reference: torch.Tensor,
+                      batch_size: int = 1024) -> torch.Tensor:
     """d_i = min_j || x_i - r_j ||_2, the Euclidean distance from each row of ``x`` (n, ...) to its
     nearest row of ``reference`` (m, ...) (images are flattened), (n,) float64 on the CPU."""
     x, reference = _flat("x", x), _flat("reference", reference)
