@@ -300,6 +300,54 @@ MISTAKES = [
     ("12", "no-detach", """
         def straight_through(z_e, z_q):
             return z_e + (z_q - z_e)""", "the codebook got a gradient"),
+    ("14", "time-reversed", """
+        def flow_matching_loss(model, z, generator=None):
+            t = torch.rand(len(z), generator=generator, dtype=z.dtype)
+            eps = torch.randn(z.shape, generator=generator, dtype=z.dtype)
+            x_t = t[:, None] * eps + (1 - t[:, None]) * z
+            return (model(x_t, t) - (z - eps)).pow(2).sum(1).mean()""", "time reversed"),
+    ("14", "target-z", """
+        def flow_matching_loss(model, z, generator=None):
+            t = torch.rand(len(z), generator=generator, dtype=z.dtype)
+            eps = torch.randn(z.shape, generator=generator, dtype=z.dtype)
+            x_t = (1 - t[:, None]) * eps + t[:, None] * z
+            return (model(x_t, t) - z).pow(2).sum(1).mean()""", "not the code z"),
+    ("14", "shared-eps", """
+        def flow_matching_loss(model, z, generator=None):
+            t = torch.rand(len(z), generator=generator, dtype=z.dtype)
+            eps = torch.randn(1, z.shape[1], generator=generator, dtype=z.dtype)
+            x_t = (1 - t[:, None]) * eps + t[:, None] * z
+            return (model(x_t, t) - (z - eps)).pow(2).sum(1).mean()""", "eps is shared across the batch"),
+    ("14", "loss-ignores-generator", """
+        def flow_matching_loss(model, z, generator=None):
+            t = torch.rand(len(z), dtype=z.dtype)
+            eps = torch.randn(z.shape, dtype=z.dtype)
+            x_t = (1 - t[:, None]) * eps + t[:, None] * z
+            return (model(x_t, t) - (z - eps)).pow(2).sum(1).mean()""", "equally seeded generators"),
+    ("14", "euler-ignores-generator", """
+        def euler_sample(velocity, n, D, steps, generator=None):
+            x, h = torch.randn(n, D), 1.0 / steps
+            for i in range(steps):
+                x = x + h * velocity(x, torch.full((n,), i * h))
+            return x""", "equally seeded generators"),
+    ("14", "one-step-too-many", """
+        def euler_sample(velocity, n, D, steps, generator=None):
+            x, h = torch.randn(n, D, generator=generator), 1.0 / steps
+            for i in range(steps + 1):
+                x = x + h * velocity(x, torch.full((n,), i * h))
+            return x""", "one step too many or too few"),
+    ("14", "one-step-too-few", """
+        def euler_sample(velocity, n, D, steps, generator=None):
+            x, h = torch.randn(n, D, generator=generator), 1.0 / steps
+            for i in range(1, steps):
+                x = x + h * velocity(x, torch.full((n,), i * h))
+            return x""", "one step too many or too few"),
+    ("14", "time-at-step-end", """
+        def euler_sample(velocity, n, D, steps, generator=None):
+            x, h = torch.randn(n, D, generator=generator), 1.0 / steps
+            for i in range(steps):
+                x = x + h * velocity(x, torch.full((n,), (i + 1) * h))
+            return x""", "the times t_i"),
 ]
 
 # The mistakes that slipped through hand-picked inputs (issue 17): each is now caught by the

@@ -2,6 +2,10 @@
 conditional means), the samplers against closed-form flows, the loss's conditional-mean
 property, training, determinism and errors."""
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +14,7 @@ from torch import nn
 from vae_course import density, flow
 
 F64 = torch.float64
+REPO = Path(__file__).resolve().parent.parent
 
 
 def mixture_1d():
@@ -254,3 +259,19 @@ Z, E = torch.zeros(2, 3), torch.zeros(2, 3)
 def test_bad_input_is_refused_before_any_work(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_the_benchmark_prints_both_targets_met_or_not():
+    """benchmarks/latent_prior.py, the README's command, on its own code path with tiny budgets."""
+    tiny = ["--ae-steps", "20", "--flow-steps", "20", "--classifier-steps", "20", "--euler", "2",
+            "--heun", "2", "--threads", "1"]
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "latent_prior.py"), *tiny],
+                         capture_output=True, text=True, timeout=600, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": path})
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line for line in run.stdout.splitlines() if line.startswith("[proof]")]
+    assert any("training seconds" in line and "target: <= 60" in line for line in lines), lines
+    confident = [line for line in lines if "sample confidence" in line]
+    assert len(confident) == 2, lines
+    assert all("-> met" in line or "-> NOT met" in line for line in confident), lines

@@ -91,11 +91,12 @@ def flow_matching_loss(seed: int = 0) -> train.LossFn:
 
         loss = (1/B) sum_b || model(x_t_b, t_b) - (z_b - eps_b) ||^2,  x_t = (1 - t) eps + t z,
 
-    the conditional flow-matching loss (Lipman et al. 2023, eq. 9 with the linear path; Liu et
-    al. 2023, eq. 1). ``model(x (B, D), t (B,))`` returns velocities (B, D): a network or any
-    velocity field (an exact one, say). For a network in eval mode (the
-    held-out evaluations of ``train.fit``) t and eps come from a generator seeded afresh with
-    ``seed + 1`` at every call, so that held-out losses at different steps see the same draws.
+    the conditional flow-matching loss (Lipman et al. 2023, with the straight path and
+    sigma_min = 0; Liu et al. 2023, rectified flow). ``model(x (B, D), t (B,))`` returns
+    velocities (B, D): a network or any velocity field (an exact one, say). For a network in
+    eval mode (the held-out evaluations of ``train.fit``) t and eps come from a generator seeded
+    afresh with ``seed + 1`` at every call, so that held-out losses at different steps see the
+    same draws.
     """
     validate.seed("seed", seed)
     generator = torch.Generator().manual_seed(seed)
