@@ -454,3 +454,19 @@ def test_the_best_diagonal_posterior_for_a_rotated_decoder_has_a_lower_elbo():
         terms = disentangle.mean_elbo_terms(refit, x)
         elbo[name] = -(terms["distortion"] + terms["rate"])
     assert elbo["same axes"] - elbo["rotated"] > 0.5, elbo
+
+
+def test_response_curves_average_each_latent_over_the_other_factors():
+    factors = torch.cartesian_prod(torch.arange(3), torch.arange(4))       # a 3 x 4 factorial set
+    g = torch.Generator().manual_seed(0)
+    mu = torch.stack([factors[:, 0].double() * 2.0,                        # carries factor 0
+                      torch.randn(12, generator=g, dtype=torch.float64)], 1)  # carries nothing
+    r = traversals.response_curves(mu, factors, 0)
+    assert r.shape == (3, 2)
+    for level in range(3):   # brute force: mean over the four images at that level
+        torch.testing.assert_close(r[level], mu[factors[:, 0] == level].mean(0))
+    assert torch.equal(r[:, 0], torch.tensor([0.0, 2.0, 4.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"k must be a factor index in \[0, 1\], got 2"):
+        traversals.response_curves(mu, factors, 2)
+    with pytest.raises(ValueError, match="none at \\[1\\]"):
+        traversals.response_curves(mu[factors[:, 1] != 1], factors[factors[:, 1] != 1], 1)

@@ -153,3 +153,14 @@ def test_render_rejects_bad_factors():
         sprites.render(torch.tensor([[0, 6, 0, 0, 0]]))
     with pytest.raises(TypeError, match="integer tensor"):
         sprites.render(torch.zeros(2, 5))
+
+
+def test_index_of_finds_the_row_with_those_levels():
+    data = sprites.make(None, grid=True, sizes=(2, 2, 2, 3, 3))
+    levels = (1, 0, 1, 1, 2)
+    i = sprites.index_of(data.factors, levels)
+    assert data.factors[i].tolist() == list(levels)
+    with pytest.raises(ValueError, match=r"no image has the factor levels \(0, 0, 0, 0, 5\)"):
+        sprites.index_of(data.factors, (0, 0, 0, 0, 5))
+    with pytest.raises(ValueError, match="levels must be 5 factor indices"):
+        sprites.index_of(data.factors, (0, 0))

@@ -194,3 +194,43 @@ def test_bad_input_is_rejected():
         losses.vae_loss(warmup_steps=-1)
     with pytest.raises(ValueError, match="at least 2"):
         diagnostics.active_units(model, x[:1])
+
+
+def _tiny_vae_and_images(n=40):
+    torch.manual_seed(3)
+    model = models.VAE.build("mlp", (1, 4, 4), 3, hidden=(8,))
+    x = torch.rand(n, 1, 4, 4, generator=torch.Generator().manual_seed(4))
+    return model, x
+
+
+def test_exact_kl_terms_brute_force_and_chunking():
+    """MI + TC + dwkl with q(z) the full mixture, by brute force over every (z_i, x_n) pair,
+    whatever the chunk size; their sum is log q(z|x) - log p(z) at the same draws."""
+    model, x = _tiny_vae_and_images()
+    mu, logvar = (t.double() for t in models.encode_all(model, x))
+    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0),
+                                                 dtype=torch.float64)
+    normal = torch.distributions.Normal
+    log_qz_xn = normal(mu[None], (0.5 * logvar[None]).exp()).log_prob(z[:, None])   # (M, N, D)
+    log_qz = torch.logsumexp(log_qz_xn.sum(2), 1) - math.log(len(x))
+    log_qzd = torch.logsumexp(log_qz_xn, 1) - math.log(len(x))
+    log_qz_x = log_qz_xn.sum(2).diagonal()
+    log_pz = normal(0.0, 1.0).log_prob(z).sum(1)
+    brute = {"mi": (log_qz_x - log_qz).mean(), "tc": (log_qz - log_qzd.sum(1)).mean(),
+             "dwkl": (log_qzd.sum(1) - log_pz).mean(), "kl": (log_qz_x - log_pz).mean()}
+    for chunk in (1, 7, 40, 1000):
+        got = diagnostics.exact_kl_terms(model, x, chunk=chunk)
+        assert got == pytest.approx({k: v.item() for k, v in brute.items()}, abs=1e-9)
+
+
+def test_exact_kl_terms_on_a_subset_is_seeded_and_checks_its_arguments():
+    model, x = _tiny_vae_and_images()
+    a = diagnostics.exact_kl_terms(model, x, n_samples=10, seed=1)
+    assert a == diagnostics.exact_kl_terms(model, x, n_samples=10, seed=1)
+    assert a != diagnostics.exact_kl_terms(model, x, n_samples=10, seed=2)
+    with pytest.raises(ValueError, match="n_samples must be at most len.x. = 40, got 41"):
+        diagnostics.exact_kl_terms(model, x, n_samples=41)
+    with pytest.raises(ValueError, match="chunk"):
+        diagnostics.exact_kl_terms(model, x, chunk=0)
+    with pytest.raises(TypeError, match="model must be a VAE"):
+        diagnostics.exact_kl_terms(models.Autoencoder.build("mlp", (1, 4, 4), 3), x)

@@ -2,13 +2,15 @@
 
 - ``iwae_estimate``: log p(x) estimated by the importance-weighted bound (Burda et al. 2016).
 - ``kl_per_dimension`` and ``active_units``: which latent dimensions the model uses.
+- ``exact_kl_terms``: the KL term split into index-code MI, total correlation and dimension-wise
+  KL (Chen et al. 2018) with the exact aggregate posterior of a whole data set.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from vae_course import objectives, validate
+from vae_course import estimators, objectives, validate
 from vae_course.gradients import reparameterize
 from vae_course.models import encode_all
 
@@ -62,3 +64,36 @@ def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> 
         raise ValueError(f"x needs at least 2 images to measure a variance, got shape {tuple(x.shape)}")
     mu, _ = encode_all(model, x)
     return mu.var(0) > threshold
+
+
+@torch.no_grad()
+def exact_kl_terms(model: nn.Module, x: torch.Tensor, *, n_samples: int | None = None, seed: int = 0,
+                   chunk: int = 256) -> dict[str, float]:
+    """E KL(q(z|x) || p(z)) over the images x (N, C, H, W) split as MI + TC + dimension-wise KL
+    (Chen et al. 2018, eq. 2), with q(z) the full mixture (1/N) sum_n q(z|x_n): no minibatch bias.
+
+    One z ~ q(z|x_n) is drawn (seeded) for each of ``n_samples`` images (default: all N, in the
+    order of x; else a seeded random subset), and ``estimators.kl_decomposition_exact`` scores
+    them ``chunk`` rows at a time against all N posteriors (memory: chunk x N x D float64).
+    Returns the three terms' means in nats, and "kl", their sum.
+    """
+    validate.vae("model", model, "the exact KL terms (a Gaussian posterior)")
+    validate.finite("x", validate.not_empty("x", validate.tensor("x", x, ndim=4)))
+    validate.positive_int("chunk", chunk)
+    generator = torch.Generator().manual_seed(validate.seed("seed", seed))
+    if n_samples is None:
+        index = torch.arange(len(x))
+    else:
+        if validate.positive_int("n_samples", n_samples) > len(x):
+            raise ValueError(f"n_samples must be at most len(x) = {len(x)}, got {n_samples}")
+        index = torch.randperm(len(x), generator=generator)[:n_samples]
+    mu, logvar = (t.double() for t in encode_all(model, x))
+    z = reparameterize(mu[index], logvar[index], generator=generator)
+    totals = {"mi": 0.0, "tc": 0.0, "dwkl": 0.0}
+    for start in range(0, len(index), chunk):
+        part = slice(start, start + chunk)
+        terms = estimators.kl_decomposition_exact(z[part], mu, logvar, index[part], reduction="none")
+        for name in totals:
+            totals[name] += terms[name].sum().item()
+    means = {name: total / len(index) for name, total in totals.items()}
+    return {**means, "kl": sum(means.values())}

@@ -7,6 +7,7 @@ Images are float tensors (N, 1, S, S) in [0, 1]; factor indices are int64 tensor
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -173,3 +174,15 @@ def make(n: int | None = 10_000, *, seed: int = 0, grid: bool = False,
         generator = torch.Generator().manual_seed(seed)
         factors = torch.stack([torch.randint(s, (n,), generator=generator) for s in sizes], 1)
     return Sprites(render(factors, sizes, size, supersample), factors, NAMES, sizes)
+
+
+def index_of(factors: torch.Tensor, levels: Sequence[int]) -> int:
+    """The row of ``factors`` (N, 5) whose factor indices equal ``levels`` (5 ints), e.g. a
+    central, mid-sized sprite of the factorial set for traversals; ValueError if none does."""
+    validate.tensor("factors", factors, ndim=2, floating=False)
+    if not isinstance(levels, (tuple, list)) or len(levels) != factors.shape[1]:
+        raise ValueError(f"levels must be {factors.shape[1]} factor indices, got {levels!r}")
+    hits = (factors == torch.tensor(levels, dtype=factors.dtype)).all(1).nonzero()
+    if len(hits) == 0:
+        raise ValueError(f"no image has the factor levels {tuple(levels)}")
+    return int(hits[0])

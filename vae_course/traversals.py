@@ -30,3 +30,25 @@ def traversal_rows(model: nn.Module, z0: torch.Tensor, dims: Sequence[int],
     """One ``latent_traversal`` per latent dimension in ``dims``: a list of (V, C, H, W)
     batches, ready for ``plots.show_rows``."""
     return [latent_traversal(model, z0, d, values) for d in dims]
+
+
+def response_curves(mu: torch.Tensor, factors: torch.Tensor, k: int) -> torch.Tensor:
+    """Each latent's posterior mean against the level of factor k, averaged over the images at
+    that level (on the factorial set: over every combination of the other factors):
+
+        r[l, j] = mean_{n : v_nk = l} mu_nj,   mu (N, D), factors (N, K) int  ->  r (L_k, D).
+
+    A latent that carries factor k rises or falls with l; the others stay flat."""
+    validate.tensor("mu", mu, ndim=2)
+    validate.tensor("factors", factors, shape=(len(mu), None), floating=False)
+    if not (isinstance(k, int) and 0 <= k < factors.shape[1]):
+        raise ValueError(f"k must be a factor index in [0, {factors.shape[1] - 1}], got {k!r}")
+    level = factors[:, k].long()
+    if len(level) == 0 or level.min() < 0:
+        raise ValueError(f"factors[:, {k}] must hold levels 0, 1, 2, ..., got {level.tolist()[:5]}")
+    counts = torch.bincount(level)
+    if (counts == 0).any():
+        raise ValueError(f"every level of factor {k} up to {len(counts) - 1} needs an image; "
+                         f"none at {(counts == 0).nonzero().flatten().tolist()}")
+    sums = torch.zeros(len(counts), mu.shape[1], dtype=mu.dtype).index_add_(0, level, mu)
+    return sums / counts.unsqueeze(1).to(mu.dtype)
