@@ -355,5 +355,7 @@ def test_bad_settings_are_named():
         metrics.sap(IDEAL, BIG, train_fraction=1.0)
     with pytest.raises(ValueError, match="batch_size"):
         metrics.factorvae_score(IDEAL, BIG, batch_size=1)
+    with pytest.raises(ValueError, match="min_std must be > 0"):
+        metrics.factorvae_score(IDEAL, BIG, min_std=0.0)
     with pytest.raises(ValueError, match="importance"):
         metrics.dci_from_importance(-np.eye(3))

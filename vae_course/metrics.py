@@ -401,23 +401,38 @@ def sap(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20, train_fraction
     return float((top[0] - top[1]).mean())
 
 
+def least_variance_latent(codes: np.ndarray, std: np.ndarray, min_std: float = 0.05) -> int:
+    """One vote of the FactorVAE score: for codes (L, D) of a batch in which one factor is fixed,
+    and each latent's std s_j over the whole data set (D,), the latent
+
+        d = argmin_{j : s_j >= min_std} Var_batch(z_j / s_j)
+
+    (population variance over the L rows; ties to the smallest j), -1 when no latent has
+    s_j >= ``min_std``. Dividing by s_j makes latents of different scales comparable; leaving the
+    collapsed ones out keeps 0 / 0 out (Kim and Mnih 2018, section 4; disentanglement_lib)."""
+    active = std >= min_std
+    if not active.any():
+        return -1
+    variance = np.where(active, (codes / np.where(active, std, 1)).var(0), np.inf)
+    return int(variance.argmin())
+
+
 def factorvae_votes(codes: np.ndarray, factors: np.ndarray, n_votes: int = 1000, batch_size: int = 64,
                     min_std: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The votes of the FactorVAE score: ``n_votes`` pairs (d, k), returned as two int arrays.
 
     Each vote picks a factor k and one of its levels l at random (``seed``), takes ``batch_size``
-    rows with v_k = l (without replacement; the other factors vary), divides every latent by its
-    std over all N rows, and votes d = argmin_j Var_batch(z_j / s_j) over the latents whose
-    std s_j >= ``min_std`` (Kim and Mnih 2018, section 4; the pruning of collapsed latents is
-    disentanglement_lib's). d = -1 when no latent is that active. The latent that codes the fixed
+    rows with v_k = l (without replacement; the other factors vary) and votes for
+    d = ``least_variance_latent`` of them, with s_j each latent's std over all N rows: the
+    argmin_j Var_batch(z_j / s_j) over the latents with s_j >= ``min_std`` (Kim and Mnih 2018,
+    section 4; the pruning of collapsed latents is disentanglement_lib's), -1 when none is. The latent that codes the fixed
     factor barely moves within the batch, so its normalised variance is the smallest."""
     _check_metric_input(codes, factors, seed)
     validate.positive_int("n_votes", n_votes)
     validate.positive_int("batch_size", batch_size, minimum=2)
-    validate.non_negative("min_std", min_std)
+    if validate.non_negative("min_std", min_std) == 0:
+        raise ValueError("min_std must be > 0 (a latent of std 0 would divide 0 by 0), got 0")
     std = codes.std(0)
-    active = std >= min_std
-    scaled = codes / np.where(active, std, 1)
     rng = np.random.default_rng(seed)
     ks = rng.integers(0, factors.shape[1], n_votes)
     ds = np.full(n_votes, -1)
@@ -425,9 +440,7 @@ def factorvae_votes(codes: np.ndarray, factors: np.ndarray, n_votes: int = 1000,
         level = rng.choice(np.unique(factors[:, k]))
         rows = np.flatnonzero(factors[:, k] == level)
         batch = rng.choice(rows, min(batch_size, len(rows)), replace=False)
-        if active.any():
-            variance = np.where(active, scaled[batch].var(0), np.inf)
-            ds[i] = int(variance.argmin())
+        ds[i] = least_variance_latent(codes[batch], std, min_std)
     return ds, ks
 
 
