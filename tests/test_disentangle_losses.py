@@ -454,3 +454,28 @@ def test_the_best_diagonal_posterior_for_a_rotated_decoder_has_a_lower_elbo():
         terms = disentangle.mean_elbo_terms(refit, x)
         elbo[name] = -(terms["distortion"] + terms["rate"])
     assert elbo["same axes"] - elbo["rotated"] > 0.5, elbo
+
+
+def test_other_metrics_are_reproducible_and_in_range():
+    from vae_course import sprites
+    tiny = sprites.make(None, grid=True, sizes=(2, 2, 2, 2, 2), size=8)
+    torch.manual_seed(0)
+    model = models.VAE.build("mlp", (1, 8, 8), 3, hidden=(16,))
+    first = disentangle.other_metrics(model, tiny.x, tiny.factors)
+    assert first == disentangle.other_metrics(model, tiny.x, tiny.factors)
+    assert set(first) == {"dci_d", "dci_c", "dci_i", "sap", "factorvae_score"}
+    assert all(0 <= v <= 1 for v in first.values()), first
+    with pytest.raises(ValueError, match="factors"):
+        disentangle.other_metrics(model, tiny.x, tiny.factors[:3])
+
+
+def test_rank_agreement_by_hand():
+    rows = [{"a": 1, "b": 2, "c": 5, "d": 1}, {"a": 2, "b": 4, "c": 4, "d": 1},
+            {"a": 3, "b": 3, "c": 3, "d": 1}, {"a": 4, "b": 8, "c": 1, "d": 1}]
+    rho = comparison.rank_agreement(rows, ["a", "b", "c", "d"])
+    # ranks a: 1 2 3 4, b: 1 3 2 4 (sum of squared rank differences 2), c: 4 3 2 1
+    assert rho[0, 1] == pytest.approx(1 - 6 * 2 / (4 * (4 ** 2 - 1)))
+    assert rho[0, 2] == pytest.approx(-1.0) and rho[0, 0] == pytest.approx(1.0)
+    assert math.isnan(rho[0, 3]) and math.isnan(rho[3, 3])  # a score that is the same for every model
+    with pytest.raises(ValueError, match=">= 3 models"):
+        comparison.rank_agreement(rows[:2], ["a", "b"])
