@@ -20,6 +20,13 @@ Two estimators of I(z_j; v_k), in nats:
 - ``mig_chen``: Chen et al.'s own estimator, I(z_j; v_k) = H(z_j) - H(z_j | v_k), with the
   entropies of the aggregate posterior q(z_j) = (1/N) sum_n q(z_j|x_n) estimated from samples of
   q(z_j|x) (their ``elbo_decomposition``/``mutual_info_metric_shapes``). torch in, float out.
+
+Three other views of disentanglement that the field reports beside the MIG (Locatello et al.
+2019 find that they often disagree), each from the posterior means, numpy in, float out, seeded:
+``dci`` (Eastwood and Williams 2018: how many factors each latent predicts, how many latents each
+factor needs, and how well the code predicts the factors), ``sap`` (Kumar et al. 2018: the gap
+between the two latents that predict a factor best) and ``factorvae_score`` (Kim and Mnih 2018:
+which latent stays still when one factor is held fixed).
 """
 from __future__ import annotations
 
