@@ -7,8 +7,13 @@ as mean ± std over seeds: the MIG with the binned estimator (Locatello et al. 2
 al.'s estimator, and with Chen's over the four non-shape factors (as their dSprites code does);
 for each factor, I(z_j*; v_k) / H(v_k), how much of it its best latent holds; the distortion
 (reconstruction cross-entropy) and the rate in nats; and the seconds each model took to train (as
-recorded when it was trained: run this on an idle machine, one benchmark at a time). It prints
-the product target, a mean MIG (Chen) >= 0.40 for the best method, as met or not.
+recorded when it was trained: run this on an idle machine, one benchmark at a time). Then the
+other metrics of the field on the posterior means (``disentangle.other_metrics``): DCI
+disentanglement, completeness and informativeness (Eastwood and Williams 2018), SAP (Kumar et al.
+2018) and the FactorVAE score (Kim and Mnih 2018), with the seconds they took to compute; and the
+Spearman rank correlation between every two metrics across all the models (methods x seeds):
+where it is low, the metrics disagree on which model is more disentangled. It prints the product
+target, a mean MIG (Chen) >= 0.40 for the best method, as met or not.
 
 ``--levers`` instead trains one beta-VAE (beta = 4, the one notebooks 08-10 compare) per variant
 of the recipe and seed, each variant changing one thing only, and prints the mean ± std over the
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import time
 
 import numpy as np
 
@@ -36,23 +42,35 @@ TARGET = 0.40  # the product target for the best method's mean MIG (Chen), full 
 
 
 def score(method: str, beta: float, seed: int, factorial: sprites.Sprites, rec: recipe.SpritesRecipe,
-          cache: bool, n_samples: int, train_x=None) -> dict[str, float]:
+          cache: bool, n_samples: int, train_x=None, others: bool = False) -> dict[str, float]:
     """The scores of one model on the factorial set (``disentangle.sprites_scores``) with its
-    training seconds; it trains on ``train_x`` when given, else on the factorial set itself."""
+    training seconds; it trains on ``train_x`` when given, else on the factorial set itself. With
+    ``others``, also ``disentangle.other_metrics`` (seeded by ``seed``) and the seconds they took."""
     x = factorial.x if train_x is None else train_x
     model, _, info = recipe.train_sprites_vae(method, x, beta=beta, seed=seed, recipe=rec, cache=cache, progress=False)
-    return {**disentangle.sprites_scores(model, factorial, n_samples), "seconds": info["seconds"]}
+    row = {**disentangle.sprites_scores(model, factorial, n_samples), "seconds": info["seconds"]}
+    if others:
+        start = time.perf_counter()
+        row.update(disentangle.other_metrics(model, factorial.x, factorial.factors, seed=seed))
+        row["metric seconds"] = time.perf_counter() - start
+    return row
 
 
 def main_table(args: argparse.Namespace, factorial: sprites.Sprites, rec: recipe.SpritesRecipe) -> None:
-    table = {}
+    table, models = {}, []
     for name, (method, beta) in METHODS.items():
-        rows = [score(method, beta, seed, factorial, rec, not args.no_cache, args.samples) for seed in args.seeds]
+        rows = [score(method, beta, seed, factorial, rec, not args.no_cache, args.samples, others=True)
+                for seed in args.seeds]
         table[name] = comparison.mean_and_spread(rows)
+        models += rows
     columns = ["mig_binned", "mig_chen", "mig_chen_no_shape", "distortion", "rate", "seconds"]
     print(report.mean_std_table(table, columns))
     print("\nI(z_j*; v_k) / H(v_k): how much of each factor its best latent holds")
     print(report.mean_std_table(table, [f"I/H {n}" for n in factorial.names], fmt=".2f"))
+    print("\nthe other metrics on the posterior means: DCI disentanglement, completeness, informativeness "
+          "(test accuracy), SAP, FactorVAE score")
+    print(report.mean_std_table(table, [*OTHER_METRICS, "metric seconds"]))
+    print_rank_agreement(models)
     print(f"\n{ANCHOR}")
     for name, row in table.items():
         report.proof(f"MIG (Chen) {name}, mean over {len(args.seeds)} seeds", row["mig_chen"][0], fmt=".3f")
@@ -60,6 +78,21 @@ def main_table(args: argparse.Namespace, factorial: sprites.Sprites, rec: recipe
     report.proof(f"best mean MIG (Chen) over {len(args.seeds)} seeds: {best}", table[best]["mig_chen"][0],
                  target=f">= {TARGET:.2f} (product target, full mode)", ok=table[best]["mig_chen"][0] >= TARGET,
                  fmt=".3f")
+
+
+OTHER_METRICS = ["dci_d", "dci_c", "dci_i", "sap", "factorvae_score"]
+
+
+def print_rank_agreement(models: list[dict[str, float]]) -> None:
+    """The Spearman rank correlation between every two disentanglement metrics across ``models``."""
+    columns = ["mig_binned", "mig_chen", *OTHER_METRICS]
+    if len(models) < 3:
+        print(f"\nrank agreement between metrics: needs >= 3 models, got {len(models)}")
+        return
+    rho = comparison.rank_agreement(models, columns)
+    print(f"\nSpearman rank correlation between metrics across all {len(models)} models (methods x seeds)")
+    print(report.markdown_table({a: {b: float(rho[i, j]) for j, b in enumerate(columns)}
+                                 for i, a in enumerate(columns)}, columns, key="metric"))
 
 
 def lever_variants(rec: recipe.SpritesRecipe) -> dict[str, tuple[recipe.SpritesRecipe, object]]:

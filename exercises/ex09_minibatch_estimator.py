@@ -12,6 +12,9 @@ Tasks:
    contingency table (notebook 09, section 7).
 4. ``mig_from_mi``: the mutual information gap from a mutual information matrix
    (notebook 09, section 7).
+5. ``permute_dims``: samples of the product of the marginals prod_j q(z_j) from samples of
+   q(z), as FactorVAE's discriminator needs them (notebook 09, section 1: the total correlation).
+6. ``least_variance_latent``: one vote of the FactorVAE score (notebook 09, section 7).
 
 Check your answers with ``python3 -m vae_course check 09``.
 """
@@ -77,5 +80,32 @@ def mig_from_mi(mi: np.ndarray, entropies: np.ndarray) -> float:
     with z_(1), z_(2) the code dimensions of largest and second largest I(z_d; v_k) for
     factor k (ties allowed). mi >= 0 with D >= 2, entropies > 0; float32 or float64 arrays.
     Returns a Python float.
+    """
+    raise NotImplementedError('see notebook 09, section "7. Measuring disentanglement: MIG"')
+
+
+def permute_dims(z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Samples of prod_j q(z_j) from samples z (B, D) of q(z) (Kim and Mnih 2018, algorithm 1):
+    permute each column z[:, j] across the batch (the B rows) by its own random permutation,
+    drawn from ``generator``, so that every column keeps its values (its marginal q(z_j)) while
+    the values of different dimensions are no longer paired as q(z) paired them.
+
+    Shapes: z (B, D), B >= 1, D >= 1, float32 or float64. Returns a tensor of the same shape and
+    dtype; the same generator state gives the same permutations.
+    """
+    raise NotImplementedError('see notebook 09, section "1. Three parts of the KL"')
+
+
+def least_variance_latent(codes: np.ndarray, std: np.ndarray, min_std: float = 0.05) -> int:
+    """One vote of the FactorVAE score (Kim and Mnih 2018, section 4): ``codes`` (L, D) are the
+    posterior means of a batch of L images in which one factor is held fixed, ``std`` (D,) each
+    latent's standard deviation s_j over the whole data set. Return the latent
+
+        d = argmin over j with s_j >= min_std of Var_batch(z_j / s_j)
+
+    (the population variance over the L rows, ties to the smallest j), or -1 when no latent has
+    s_j >= ``min_std`` (collapsed latents, whose s_j is about 0, are left out).
+
+    codes, std float64 arrays, L >= 1, D >= 1, std >= 0, min_std > 0; returns a Python int.
     """
     raise NotImplementedError('see notebook 09, section "7. Measuring disentanglement: MIG"')

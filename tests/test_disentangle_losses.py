@@ -470,3 +470,28 @@ def test_response_curves_average_each_latent_over_the_other_factors():
         traversals.response_curves(mu, factors, 2)
     with pytest.raises(ValueError, match="none at \\[1\\]"):
         traversals.response_curves(mu[factors[:, 1] != 1], factors[factors[:, 1] != 1], 1)
+
+
+def test_other_metrics_are_reproducible_and_in_range():
+    from vae_course import sprites
+    tiny = sprites.make(None, grid=True, sizes=(2, 2, 2, 2, 2), size=8)
+    torch.manual_seed(0)
+    model = models.VAE.build("mlp", (1, 8, 8), 3, hidden=(16,))
+    first = disentangle.other_metrics(model, tiny.x, tiny.factors)
+    assert first == disentangle.other_metrics(model, tiny.x, tiny.factors)
+    assert set(first) == {"dci_d", "dci_c", "dci_i", "sap", "factorvae_score"}
+    assert all(0 <= v <= 1 for v in first.values()), first
+    with pytest.raises(ValueError, match="factors"):
+        disentangle.other_metrics(model, tiny.x, tiny.factors[:3])
+
+
+def test_rank_agreement_by_hand():
+    rows = [{"a": 1, "b": 2, "c": 5, "d": 1}, {"a": 2, "b": 4, "c": 4, "d": 1},
+            {"a": 3, "b": 3, "c": 3, "d": 1}, {"a": 4, "b": 8, "c": 1, "d": 1}]
+    rho = comparison.rank_agreement(rows, ["a", "b", "c", "d"])
+    # ranks a: 1 2 3 4, b: 1 3 2 4 (sum of squared rank differences 2), c: 4 3 2 1
+    assert rho[0, 1] == pytest.approx(1 - 6 * 2 / (4 * (4 ** 2 - 1)))
+    assert rho[0, 2] == pytest.approx(-1.0) and rho[0, 0] == pytest.approx(1.0)
+    assert math.isnan(rho[0, 3]) and math.isnan(rho[3, 3])  # a score that is the same for every model
+    with pytest.raises(ValueError, match=">= 3 models"):
+        comparison.rank_agreement(rows[:2], ["a", "b"])

@@ -234,6 +234,41 @@ MISTAKES = [
         def mig_from_mi(mi, entropies):
             top = np.sort(mi, axis=1)[:, ::-1]
             return float(np.mean((top[:, 0] - top[:, 1]) / entropies[: len(mi)].mean()))""", "MIG of"),
+    ("09", "one-permutation-for-all-dims", """
+        def permute_dims(z, generator=None):
+            return z[torch.randperm(len(z), generator=generator)]""", "one permutation per dimension"),
+    ("09", "permuted-across-dims", """
+        def permute_dims(z, generator=None):
+            order = torch.rand(z.shape, generator=generator).argsort(1)
+            return z.gather(1, order)""", "keep its own values"),
+    ("09", "generator-ignored", """
+        def permute_dims(z, generator=None):
+            return z.gather(0, torch.rand(z.shape).argsort(0))""", "draw them from generator"),
+    ("09", "raw-variance", """
+        def least_variance_latent(codes, std, min_std=0.05):
+            active = std >= min_std
+            if not active.any():
+                return -1
+            return int(np.where(active, codes.var(0), np.inf).argmin())""", "whose raw variance is the smallest"),
+    ("09", "argmax", """
+        def least_variance_latent(codes, std, min_std=0.05):
+            active = std >= min_std
+            if not active.any():
+                return -1
+            return int(np.where(active, (codes / np.where(active, std, 1)).var(0), -np.inf).argmax())""",
+     "of the largest normalised variance"),
+    ("09", "batch-std", """
+        def least_variance_latent(codes, std, min_std=0.05):
+            active = std >= min_std
+            if not active.any():
+                return -1
+            return int(np.where(active, (codes / codes.std(0)).var(0), np.inf).argmin())""",
+     "not the batch's own"),
+    ("09", "collapsed-kept", """
+        def least_variance_latent(codes, std, min_std=0.05):
+            if not (std >= min_std).any():
+                return -1
+            return int((codes / std).var(0).argmin())""", "leave out the latents with s_j < min_std"),
     ("10", "swapped", """
         def hierarchical_split(log_qz, log_q_groups, log_q_dims):
             log_groups = log_q_groups.sum(1)
@@ -527,6 +562,10 @@ CORRECT = [
         def discrete_mutual_info(a, b):
             from sklearn.metrics import mutual_info_score
             return float(mutual_info_score(a, b))"""),
+    ("09", "a-randperm-per-column", """
+        def permute_dims(z, generator=None):
+            columns = [z[torch.randperm(len(z), generator=generator), j] for j in range(z.shape[1])]
+            return torch.stack(columns, 1)"""),
     ("10", "a-loop-over-groups", """
         def log_q_groups_mws(z, mu, logvar, dataset_size, groups):
             out = []

@@ -228,3 +228,134 @@ def test_chen_rejects_bad_input(change, error, match):
     args.update(change)
     with pytest.raises(error, match=match):
         metrics.mutual_info_matrix_chen(**args)
+
+
+# --- DCI, SAP and the FactorVAE score ------------------------------------------------------
+
+# every combination of three factors with 4, 6 and 8 levels, each level repeated twice
+BIG = np.repeat(np.stack(np.meshgrid(np.arange(4), np.arange(6), np.arange(8), indexing="ij"), -1).reshape(-1, 3),
+                2, axis=0)
+IDEAL = (BIG - BIG.mean(0)) / BIG.std(0)
+TURN = np.array([[1, 1, 0], [-1, 1, 0], [0, 0, math.sqrt(2)]]) / math.sqrt(2)
+ROTATED = IDEAL @ TURN  # factors 0 and 1 turned by 45 degrees: each of z_0, z_1 carries both
+COLLAPSED = np.zeros(IDEAL.shape)
+
+
+def one_minus_entropy_loop(p, base):
+    p = [v / sum(p) for v in p]
+    return 1 + sum(v * math.log(v, base) for v in p if v > 0)
+
+
+def test_dci_from_importance_matches_the_formula_by_loops():
+    r = np.random.default_rng(5).random((4, 3))
+    r[2] = 0  # a latent that matters for nothing gets weight rho = 0
+    rho = r.sum(1) / r.sum()
+    d = sum(rho[j] * one_minus_entropy_loop(r[j], 3) for j in range(4) if rho[j] > 0)
+    c = np.mean([one_minus_entropy_loop(r[:, k], 4) for k in range(3)])
+    assert metrics.dci_from_importance(r) == pytest.approx((d, c), rel=1e-12)
+
+
+def test_dci_from_importance_by_hand():
+    assert metrics.dci_from_importance(np.eye(3)) == pytest.approx((1.0, 1.0))
+    # one latent predicts both factors equally: D = 1 - H_2(1/2, 1/2) = 0, each factor has one latent: C = 1
+    assert metrics.dci_from_importance(np.array([[1.0, 1.0], [0.0, 0.0]])) == pytest.approx((0.0, 1.0))
+    # every latent predicts every factor equally: 0 and 0; nothing predicted: 0 and 0
+    assert metrics.dci_from_importance(np.ones((3, 2))) == pytest.approx((0.0, 0.0), abs=1e-12)
+    assert metrics.dci_from_importance(np.zeros((3, 2))) == (0.0, 0.0)
+
+
+def test_dci_on_known_codes():
+    ideal, rotated, collapsed = (metrics.dci(c, BIG) for c in (IDEAL, ROTATED, COLLAPSED))
+    assert ideal == pytest.approx({"disentanglement": 1, "completeness": 1, "informativeness": 1}, abs=1e-6)
+    # z_0, z_1 share factors 0 and 1 (0.58 and 0.58 at seed 0); z_2 alone carries factor 2
+    assert rotated["disentanglement"] < 0.7 and rotated["completeness"] < 0.7
+    assert rotated["informativeness"] > 0.8  # a rotation loses no information, only its alignment
+    assert collapsed["disentanglement"] == collapsed["completeness"] == 0.0
+    chance = np.mean([1 / 4, 1 / 6, 1 / 8])  # the commonest level's frequency, about
+    assert collapsed["informativeness"] == pytest.approx(chance, abs=0.1)
+    assert metrics.dci(ROTATED, BIG, seed=3) == metrics.dci(ROTATED, BIG, seed=3)
+
+
+def sap_scores_loop(codes, factors, n_bins, train, test):
+    binned = metrics.discretize(codes, n_bins)
+    scores = np.zeros((codes.shape[1], factors.shape[1]))
+    for j in range(codes.shape[1]):
+        for k in range(factors.shape[1]):
+            overall = Counter(factors[train, k].tolist())
+            fallback = min(overall, key=lambda v: (-overall[v], v))
+            by_bin = {}
+            for i in train:
+                by_bin.setdefault(binned[i, j], Counter())[factors[i, k]] += 1
+            right = 0
+            for i in test:
+                votes = by_bin.get(binned[i, j])
+                guess = min(votes, key=lambda v: (-votes[v], v)) if votes else fallback
+                right += guess == factors[i, k]
+            scores[j, k] = right / len(test)
+    return scores
+
+
+def test_sap_scores_match_a_loop_over_bins():
+    rng = np.random.default_rng(6)
+    factors = rng.integers(-2, 3, size=(300, 2))
+    codes = np.c_[factors[:, 0] + 0.8 * rng.normal(size=300), rng.normal(size=300), factors[:, 1] ** 2]
+    order = np.random.default_rng(4).permutation(300)
+    expected = sap_scores_loop(codes, factors, 7, order[:240], order[240:])
+    assert metrics.sap_scores(codes, factors, n_bins=7, seed=4) == pytest.approx(expected)
+
+
+def test_sap_on_known_codes():
+    ceiling = np.mean([1 - 1 / 4, 1 - 1 / 6, 1 - 1 / 8])  # the runner-up latent scores chance
+    # a little above: the training rows' commonest level is rarer among the test rows
+    assert ceiling <= metrics.sap(IDEAL, BIG) < 1
+    assert metrics.sap(ROTATED, BIG) < metrics.sap(IDEAL, BIG) - 0.3  # 0.42 against 0.92 at seed 0
+    assert metrics.sap(COLLAPSED, BIG) == 0.0
+
+
+def test_majority_vote_accuracy_by_hand():
+    train = (np.array([0, 0, 0, 1, 2, -1]), np.array([1, 1, 0, 0, 2, 2]))  # latent 0 -> 1, 1 -> 0, 2 -> 2
+    test = (np.array([0, 1, 2, 0, 3, -1]), np.array([1, 0, 0, 0, 2, 2]))  # right, right, wrong, wrong, unseen, none
+    assert metrics.majority_vote_accuracy(train, test, n_latents=4) == pytest.approx(2 / 6)
+
+
+def test_factorvae_votes_pick_the_latent_of_least_normalised_variance():
+    rng = np.random.default_rng(7)
+    # latents 0 and 1 code factors 0 and 1 with a little noise, latent 0 on a large scale;
+    # latent 2 is small noise (std 0.1 > min_std), the least raw variance whatever is fixed
+    noise = rng.normal(size=(len(BIG), 3))
+    codes = np.c_[100 * (BIG[:, 0] + 0.1 * noise[:, 0]), BIG[:, 1] + 0.1 * noise[:, 1], 0.1 * noise[:, 2]]
+    ds, ks = metrics.factorvae_votes(codes, BIG[:, :2], n_votes=200, seed=1)
+    assert set(ks.tolist()) == {0, 1} and (ds == ks).all()  # not the noise latent, whose raw variance is least
+
+
+def test_factorvae_score_on_known_codes():
+    assert metrics.factorvae_score(IDEAL, BIG) == 1.0
+    assert metrics.factorvae_score(ROTATED, BIG) < 0.85  # factors 0 and 1 tie for z_0 and z_1: about 2/3
+    assert metrics.factorvae_score(COLLAPSED, BIG) == 0.0
+    # two active latents for three factors: at most two of the factors can be told
+    assert metrics.factorvae_score(np.c_[IDEAL[:, :2], COLLAPSED[:, :1]], BIG) <= 2 / 3 + 0.05
+
+
+@pytest.mark.parametrize("fn", [metrics.dci, metrics.sap, metrics.factorvae_score])
+def test_new_metrics_reject_bad_input(fn):
+    with pytest.raises(TypeError, match="codes"):
+        fn(IDEAL.tolist(), BIG)
+    with pytest.raises(TypeError, match="factors must hold integer"):
+        fn(IDEAL, BIG.astype(float))
+    with pytest.raises(ValueError, match="same number"):
+        fn(IDEAL[:10], BIG)
+    with pytest.raises(ValueError, match="NaN"):
+        fn(np.full(IDEAL.shape, np.nan), BIG)
+    with pytest.raises(TypeError, match="seed"):
+        fn(IDEAL, BIG, seed=0.5)
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="train_fraction"):
+        metrics.sap(IDEAL, BIG, train_fraction=1.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        metrics.factorvae_score(IDEAL, BIG, batch_size=1)
+    with pytest.raises(ValueError, match="min_std must be > 0"):
+        metrics.factorvae_score(IDEAL, BIG, min_std=0.0)
+    with pytest.raises(ValueError, match="importance"):
+        metrics.dci_from_importance(-np.eye(3))

@@ -15,7 +15,7 @@ LAYERS = [
      "metrics", "estimators"},                                                   # the maths
     {"data", "sprites"},                                                         # data sets
     {"models", "vq"},                                                            # models
-    {"losses", "diagnostics"},                                                   # what they are trained and measured by
+    {"losses", "diagnostics", "factorvae"},                                      # what they are trained and measured by
     {"train"},                                                                   # the training loop
     # the notebooks' helpers: learned priors with their training (code_prior, flow), scores,
     # the sprites recipe and its cache, figures

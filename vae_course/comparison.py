@@ -1,5 +1,6 @@
-"""Comparing training methods over seeds: each score's mean and spread, and a verdict computed
-from the numbers (better only with two seeds or more and a gain beyond twice the spread)."""
+"""Comparing training methods over seeds: each score's mean and spread, a verdict computed
+from the numbers (better only with two seeds or more and a gain beyond twice the spread), and
+how far the scores rank the models alike (Spearman)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,3 +43,20 @@ def compare_at_matched_distortion(candidate: Sequence[dict[str, float]], baselin
                  f"larger than twice the seeds' spread ({spread:.3f}) at matched reconstruction.")
     return {"gain": gain, "distortion_gap": a["distortion"][0] - b["distortion"][0], "at_same": at_same,
             "better": better, "text": text}
+
+
+def rank_agreement(rows: Sequence[dict[str, float]], columns: Sequence[str]) -> np.ndarray:
+    """The Spearman rank correlation between every two scores ``columns`` over the models
+    ``rows`` (one dict of scores per model): (C, C), entry (a, b) the Pearson correlation of the
+    ranks of score a and of score b across the models (ties share their mean rank;
+    ``scipy.stats.spearmanr``). 1: the two scores order the models alike; -1: in reverse; NaN
+    where a score is the same for every model."""
+    if len(rows) < 3 or len(columns) < 2:
+        raise ValueError(f"rank agreement needs >= 3 models and >= 2 scores, got {len(rows)} and {len(columns)}")
+    from scipy.stats import spearmanr
+
+    table = np.array([[row[c] for c in columns] for row in rows], dtype=float)
+    constant = table.std(0) == 0
+    rho = np.atleast_2d(spearmanr(np.where(constant, np.arange(len(rows))[:, None], table)).statistic)
+    rho[constant, :] = rho[:, constant] = np.nan
+    return rho

@@ -20,6 +20,13 @@ Two estimators of I(z_j; v_k), in nats:
 - ``mig_chen``: Chen et al.'s own estimator, I(z_j; v_k) = H(z_j) - H(z_j | v_k), with the
   entropies of the aggregate posterior q(z_j) = (1/N) sum_n q(z_j|x_n) estimated from samples of
   q(z_j|x) (their ``elbo_decomposition``/``mutual_info_metric_shapes``). torch in, float out.
+
+Three other views of disentanglement that the field reports beside the MIG (Locatello et al.
+2019 find that they often disagree), each from the posterior means, numpy in, float out, seeded:
+``dci`` (Eastwood and Williams 2018: how many factors each latent predicts, how many latents each
+factor needs, and how well the code predicts the factors), ``sap`` (Kumar et al. 2018: the gap
+between the two latents that predict a factor best) and ``factorvae_score`` (Kim and Mnih 2018:
+which latent stays still when one factor is held fixed).
 """
 from __future__ import annotations
 
@@ -258,3 +265,218 @@ def mig_chen(mu: torch.Tensor, logvar: torch.Tensor, factors: torch.Tensor, n_sa
     mi = mutual_info_matrix_chen(mu, logvar, factors, n_samples, generator).numpy()
     ids = list(range(factors.shape[1])) if factor_ids is None else factor_ids
     return mig_from_mi(mi[:, ids], factor_entropies(factors.numpy())[ids])
+
+
+# --- Three more views of disentanglement: DCI, SAP and the FactorVAE score ----------------
+# Each takes codes (N, D) (posterior means) and discrete factors (N, K), numpy in, floats out,
+# and is deterministic given ``seed`` (Locatello et al. 2019 compare them; they disagree).
+
+
+def _check_metric_input(codes: object, factors: object, seed: object) -> None:
+    _check_codes_factors(codes, factors)
+    if factors.dtype.kind not in "iub":
+        raise TypeError(f"factors must hold integer factor indices, got dtype {factors.dtype}")
+    validate.seed("seed", seed)
+
+
+def _split(n: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split of the row indices 0..n-1 into (train, test)."""
+    if not isinstance(train_fraction, float) or not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be a float in (0, 1), got {train_fraction!r}")
+    order = np.random.default_rng(seed).permutation(n)
+    cut = min(n - 1, max(1, round(train_fraction * n)))
+    return order[:cut], order[cut:]
+
+
+def dci_importance(codes: np.ndarray, factors: np.ndarray, n_trees: int = 50, train_fraction: float = 0.8,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The importance matrix R (D, K) of DCI and the test accuracy of each factor's classifier (K,).
+
+    Per factor k a random forest (scikit-learn's ``RandomForestClassifier``, ``n_trees`` trees,
+    every feature considered at each split, ``random_state=seed``) predicts v_k from all D codes,
+    trained on a seeded ``train_fraction`` of the rows; R_jk is its impurity-based importance of
+    z_j (non-negative, summing to 1 over j unless the forest never splits, then 0), and the
+    accuracy is measured on the other rows. Eastwood and Williams 2018 use a Lasso and a random
+    forest; Locatello et al. 2019 (disentanglement_lib) gradient-boosted trees, whose importances
+    are the same kind of impurity decrease but which fit one tree per class in each of 100
+    sequential boosting rounds (1,000 trees for a ten-level factor, against 50 here).
+    """
+    _check_metric_input(codes, factors, seed)
+    validate.positive_int("n_trees", n_trees)
+    from sklearn.ensemble import RandomForestClassifier
+
+    train, test = _split(len(codes), train_fraction, seed)
+    importance, accuracy = np.zeros((codes.shape[1], factors.shape[1])), np.zeros(factors.shape[1])
+    for k in range(factors.shape[1]):  # one classifier per factor
+        forest = RandomForestClassifier(n_estimators=n_trees, max_features=None, random_state=seed, n_jobs=1)
+        forest.fit(codes[train], factors[train, k])
+        importance[:, k] = np.nan_to_num(forest.feature_importances_)
+        accuracy[k] = forest.score(codes[test], factors[test, k])
+    return importance, accuracy
+
+
+def _one_minus_entropy(p: np.ndarray, base: int) -> np.ndarray:
+    """1 - H_base(p) of each column of ``p`` (rows summing to 1 per column; all-zero columns
+    give 0): 1 when a column puts all its mass on one row, 0 when it spreads it evenly."""
+    total = p.sum(0)
+    q = p / np.where(total > 0, total, 1)
+    logs = np.log(np.where(q > 0, q, 1)) / math.log(base)
+    return np.where(total > 0, 1 + (q * logs).sum(0), 0.0)
+
+
+def dci_from_importance(importance: np.ndarray) -> tuple[float, float]:
+    """DCI disentanglement and completeness (Eastwood and Williams 2018, section 3) from an
+    importance matrix R (D, K) >= 0, R_jk how much latent z_j helps predict factor v_k:
+
+        D = sum_j rho_j (1 - H_K(P_j.)),   P_jk = R_jk / sum_k R_jk,   rho_j = sum_k R_jk / sum_jk R_jk
+        C = (1/K) sum_k (1 - H_D(P~_.k)),  P~_jk = R_jk / sum_j R_jk
+
+    with entropies in base K and base D (so each term is in [0, 1]). D is 1 when every latent
+    that matters predicts one factor only; C is 1 when every factor is predicted by one latent
+    only. A code that predicts nothing (R = 0) scores 0 on both.
+    """
+    if not isinstance(importance, np.ndarray) or importance.ndim != 2 or min(importance.shape) < 2:
+        raise ValueError(f"importance must be a numpy array (D >= 2, K >= 2), got "
+                         f"{getattr(importance, 'shape', type(importance).__name__)}")
+    if not np.isfinite(importance).all() or (importance < 0).any():
+        raise ValueError("importance must be finite and non-negative")
+    total = importance.sum()
+    if total == 0:
+        return 0.0, 0.0
+    per_code = _one_minus_entropy(importance.T, importance.shape[1])  # (D,): 1 - H_K(P_j.)
+    disentanglement = float((importance.sum(1) / total * per_code).sum())
+    completeness = float(_one_minus_entropy(importance, importance.shape[0]).mean())
+    return disentanglement, completeness
+
+
+def dci(codes: np.ndarray, factors: np.ndarray, n_trees: int = 50, train_fraction: float = 0.8,
+        seed: int = 0) -> dict[str, float]:
+    """DCI (Eastwood and Williams 2018, ICLR, "A framework for the quantitative evaluation of
+    disentangled representations") of codes (N, D) against discrete factors (N, K):
+    "disentanglement" and "completeness" from the importance matrix of ``dci_importance``
+    (``dci_from_importance``), and "informativeness" the mean over factors of the classifiers'
+    test accuracy (as disentanglement_lib reports it; Eastwood and Williams give the error,
+    1 - accuracy). All in [0, 1], higher better; on the factors themselves D = C = I = 1."""
+    importance, accuracy = dci_importance(codes, factors, n_trees, train_fraction, seed)
+    disentanglement, completeness = dci_from_importance(importance)
+    return {"disentanglement": disentanglement, "completeness": completeness,
+            "informativeness": float(accuracy.mean())}
+
+
+def sap_scores(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20, train_fraction: float = 0.8,
+               seed: int = 0) -> np.ndarray:
+    """The SAP score matrix S (D, K): S_jk the test accuracy of predicting the discrete factor
+    v_k from the single latent z_j. The classifier bins z_j (``discretize``, ``n_bins``
+    equal-width bins) and predicts in each bin the most frequent level of v_k among the training
+    rows (a seeded ``train_fraction``) that fall in it, the overall most frequent level in a bin
+    no training row reached; ties go to the smallest level. Kumar et al. 2018 use a threshold
+    classifier, disentanglement_lib a linear SVM on z_j; a histogram classifier also reads a
+    factor that a latent codes non-monotonically. A latent that knows nothing scores the
+    frequency of the commonest level, 1/L_k on a factorial set."""
+    _check_metric_input(codes, factors, seed)
+    binned = discretize(codes, n_bins)
+    train, test = _split(len(codes), train_fraction, seed)
+    scores = np.zeros((codes.shape[1], factors.shape[1]))
+    for k in range(factors.shape[1]):
+        levels, v = np.unique(factors[:, k], return_inverse=True)
+        v = v.ravel()
+        fallback = np.bincount(v[train], minlength=len(levels)).argmax()
+        for j in range(codes.shape[1]):
+            counts = np.zeros((n_bins, len(levels)))
+            np.add.at(counts, (binned[train, j], v[train]), 1)
+            guess = np.where(counts.sum(1) > 0, counts.argmax(1), fallback)  # majority level per bin
+            scores[j, k] = (guess[binned[test, j]] == v[test]).mean()
+    return scores
+
+
+def sap(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20, train_fraction: float = 0.8,
+        seed: int = 0) -> float:
+    """The separated attribute predictability (Kumar et al. 2018, ICLR, "Variational inference
+    of disentangled latent concepts from unlabeled observations", section 3) of codes (N, D)
+    against discrete factors (N, K): per factor, the gap between the two largest scores of
+    ``sap_scores`` over the latents, averaged over factors,
+
+        SAP = (1/K) sum_k [S_(1)k - S_(2)k].
+
+    High when each factor is predicted by one latent much better than by any other. Its ideal
+    value is below 1: on the factors themselves the runner-up latent still scores chance, so
+    SAP ~ (1/K) sum_k (1 - 1/L_k) on a factorial set with L_k levels (a little above: the level
+    commonest in the training rows of a balanced set is rarer in the test rows); a collapsed code
+    scores 0.
+    """
+    top = np.sort(sap_scores(codes, factors, n_bins, train_fraction, seed), axis=0)[::-1]
+    return float((top[0] - top[1]).mean())
+
+
+def least_variance_latent(codes: np.ndarray, std: np.ndarray, min_std: float = 0.05) -> int:
+    """One vote of the FactorVAE score: for codes (L, D) of a batch in which one factor is fixed,
+    and each latent's std s_j over the whole data set (D,), the latent
+
+        d = argmin_{j : s_j >= min_std} Var_batch(z_j / s_j)
+
+    (population variance over the L rows; ties to the smallest j), -1 when no latent has
+    s_j >= ``min_std``. Dividing by s_j makes latents of different scales comparable; leaving the
+    collapsed ones out keeps 0 / 0 out (Kim and Mnih 2018, section 4; disentanglement_lib)."""
+    active = std >= min_std
+    if not active.any():
+        return -1
+    variance = np.where(active, (codes / np.where(active, std, 1)).var(0), np.inf)
+    return int(variance.argmin())
+
+
+def factorvae_votes(codes: np.ndarray, factors: np.ndarray, n_votes: int = 1000, batch_size: int = 64,
+                    min_std: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The votes of the FactorVAE score: ``n_votes`` pairs (d, k), returned as two int arrays.
+
+    Each vote picks a factor k and one of its levels l at random (``seed``), takes ``batch_size``
+    rows with v_k = l (without replacement; the other factors vary) and votes for
+    d = ``least_variance_latent`` of them, with s_j each latent's std over all N rows: the
+    argmin_j Var_batch(z_j / s_j) over the latents with s_j >= ``min_std`` (Kim and Mnih 2018,
+    section 4; the pruning of collapsed latents is disentanglement_lib's), -1 when none is. The latent that codes the fixed
+    factor barely moves within the batch, so its normalised variance is the smallest."""
+    _check_metric_input(codes, factors, seed)
+    validate.positive_int("n_votes", n_votes)
+    validate.positive_int("batch_size", batch_size, minimum=2)
+    if validate.non_negative("min_std", min_std) == 0:
+        raise ValueError("min_std must be > 0 (a latent of std 0 would divide 0 by 0), got 0")
+    std = codes.std(0)
+    rng = np.random.default_rng(seed)
+    ks = rng.integers(0, factors.shape[1], n_votes)
+    ds = np.full(n_votes, -1)
+    for i, k in enumerate(ks):
+        level = rng.choice(np.unique(factors[:, k]))
+        rows = np.flatnonzero(factors[:, k] == level)
+        batch = rng.choice(rows, min(batch_size, len(rows)), replace=False)
+        ds[i] = least_variance_latent(codes[batch], std, min_std)
+    return ds, ks
+
+
+def majority_vote_accuracy(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+                           n_latents: int) -> float:
+    """The majority-vote classifier of the FactorVAE score: from the training votes (d, k) it
+    maps each latent d to the factor it voted for most often (V_dk counts, ties to the smaller k),
+    and returns its accuracy on the test votes, the fraction of test votes (d, k) with
+    argmax_k' V_dk' = k. Votes with d = -1 (no active latent) and latents never voted for in
+    training count as wrong."""
+    (d_train, k_train), (d_test, k_test) = train, test
+    n_factors = int(max(k_train.max(initial=0), k_test.max(initial=0))) + 1
+    counts = np.zeros((n_latents, n_factors))
+    seen = d_train >= 0
+    np.add.at(counts, (d_train[seen], k_train[seen]), 1)
+    predicted = np.where(counts.sum(1) > 0, counts.argmax(1), -1)
+    guess = np.where(d_test >= 0, predicted[np.clip(d_test, 0, None)], -1)
+    return float((guess == k_test).mean())
+
+
+def factorvae_score(codes: np.ndarray, factors: np.ndarray, n_votes: int = 1000, batch_size: int = 64,
+                    min_std: float = 0.05, seed: int = 0) -> float:
+    """The FactorVAE disentanglement score (Kim and Mnih 2018, ICML, "Disentangling by
+    factorising", section 4) of codes (N, D) against discrete factors (N, K): the test accuracy
+    of a majority-vote classifier from the latent of least normalised variance to the fixed
+    factor (``factorvae_votes``: ``n_votes`` votes for training, as many again for testing;
+    ``majority_vote_accuracy``). 1 when each factor has a latent of its own; at most about
+    D'/K when only D' < K latents are active; 0 for a collapsed code (no active latent)."""
+    votes = factorvae_votes(codes, factors, 2 * n_votes, batch_size, min_std, seed)
+    train = tuple(v[:n_votes] for v in votes)
+    test = tuple(v[n_votes:] for v in votes)
+    return majority_vote_accuracy(train, test, codes.shape[1])

@@ -3,7 +3,9 @@
 the reference solution over the docstrings' domain: minibatches of M = 1 and odd sizes, any D,
 float32 and float64, narrow and wide posteriors, N from M to 10^6, gradients to z, mu and
 logvar; labels of every integer dtype and bool, negative and non-contiguous, N = 1; MI matrices
-with ties, float32 and float64."""
+with ties, float32 and float64; permutations by their properties (each column's values kept,
+columns no longer paired, the generator followed), as no two correct answers draw them alike;
+votes with ties, collapsed latents and none active."""
 from __future__ import annotations
 
 import math
@@ -156,7 +158,81 @@ def _mi_cases(draw) -> dict:
     return {"mi": np.array(mi, dtype=dtype).reshape(d, k), "entropies": np.array(entropies, dtype=dtype)}
 
 
+def check_permute_dims(module) -> None:
+    b = 2000
+    base = torch.randn(b, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    z = torch.stack([base, 2 * base + 1, base], 1)  # columns 1 and 2 determined by column 0
+    p = expect_tensor("permute_dims(z) of z (2000, 3)", module.permute_dims(z, torch.Generator().manual_seed(1)),
+                      (b, 3), dtype=torch.float64)
+    for j in range(3):
+        expect_true(torch.equal(p[:, j].sort().values, z[:, j].sort().values),
+                    f"column {j} of permute_dims(z) does not hold the values of z[:, {j}]: each column must keep "
+                    "its own values (its marginal q(z_j)), so permute the rows (across the batch) within each "
+                    "column, not the values across dimensions")
+    expect_true((p[:, 0] != z[:, 0]).float().mean() > 0.9,
+                "permute_dims left most of column 0 in its place: permute each column across the batch")
+    paired = (p[:, 0] == p[:, 2]).float().mean().item()
+    expect_true(paired < 0.05, f"in {100 * paired:.0f}% of the rows column 0 and its copy (column 2) are still paired: "
+                "one permutation for every dimension keeps each row together, a sample of q(z) itself; draw one "
+                "permutation per dimension")
+    corr = torch.corrcoef(p[:, :2].T)[0, 1].item()
+    expect_true(abs(corr) < 0.1, f"columns 0 and 1 of permute_dims(z) still correlate ({corr:.2f}): "
+                "draw one permutation per dimension")
+    again = module.permute_dims(z, torch.Generator().manual_seed(1))
+    expect_true(torch.equal(p, again), "permute_dims(z, generator) gave different permutations for two generators "
+                "seeded alike: draw them from generator (torch.rand(..., generator=generator) or "
+                "torch.randperm(n, generator=generator))")
+    other = module.permute_dims(z, torch.Generator().manual_seed(2))
+    expect_true(not torch.equal(p, other), "permute_dims gave the same permutations for generators seeded 1 and 2: "
+                "draw them from generator")
+    one = torch.tensor([[1.0, 2.0, 3.0]])
+    expect_close("permute_dims of a batch of one row", module.permute_dims(one, torch.Generator().manual_seed(0)), one)
+    float32 = module.permute_dims(z.float(), torch.Generator().manual_seed(1))
+    expect_tensor("permute_dims of a float32 z", float32, (b, 3), dtype=torch.float32)
+
+
+def check_least_variance_latent(module) -> None:
+    rng = np.random.default_rng(0)
+    batch = rng.normal(size=(64, 3)) * np.array([0.05, 1.0, 3.0])  # raw variances about 0.0025, 1, 9
+    std = np.array([0.1, 10.0, 3.0])  # normalised: about 0.25, 0.01, 1
+    got = module.least_variance_latent(batch, std)
+    expect_true(isinstance(got, (int, np.integer)) and not isinstance(got, bool),
+                f"least_variance_latent must return an int, got {type(got).__name__}")
+    how = ("divide each latent by its std s_j over the whole data set (the std argument, not the batch's own) "
+           "and take the argmin")
+    why = {0: "latent 0, whose raw variance is the smallest but which varies a quarter of its whole-data variance",
+           2: "latent 2, of the largest normalised variance (the fixed factor's latent barely moves)"}
+    expect_true(got == 1, f"least_variance_latent chose {why.get(got, f'latent {got}')}, expected latent 1 "
+                f"(normalised variances about 0.25, 0.01, 1): {how}")
+    collapsed = np.c_[np.zeros(64), batch[:, 1:]]
+    got = module.least_variance_latent(collapsed, np.array([0.0, 10.0, 3.0]))
+    expect_true(got == 1, f"with latent 0 collapsed (s_0 = 0) least_variance_latent chose {got}, expected 1: "
+                "leave out the latents with s_j < min_std (0 / 0 is NaN, and argmin picks it)")
+    got = module.least_variance_latent(batch, np.array([0.01, 0.02, 0.03]))
+    expect_true(got == -1, f"with every s_j < min_std least_variance_latent returned {got}, expected -1")
+    for seed in range(5):
+        codes, std = rng.normal(size=(32, 6)), rng.random(6) + 0.01
+        want = metrics.least_variance_latent(codes, std)
+        expect_true(module.least_variance_latent(codes, std) == want,
+                    f"least_variance_latent on a random batch (seed {seed}): expected {want}, got "
+                    f"{module.least_variance_latent(codes, std)}")
+    differential("least_variance_latent", module.least_variance_latent, reference("09", "least_variance_latent"),
+                 _vote_cases())
+
+
+@st.composite
+def _vote_cases(draw) -> dict:
+    """codes (L, D) with ties and constant columns, std (D,) with zeros, min_std around them."""
+    n, d = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    codes = draw(st.lists(st.one_of(st.sampled_from([0.0, 1.0]), st.floats(-3, 3)), min_size=n * d, max_size=n * d))
+    std = draw(st.lists(st.one_of(st.sampled_from([0.0, 0.05, 1.0]), st.floats(0, 3)), min_size=d, max_size=d))
+    return {"codes": np.array(codes).reshape(n, d), "std": np.array(std),
+            "min_std": draw(st.sampled_from([0.05, 0.5, 1.0]))}
+
+
 TASKS = [("1. log q(z) by the minibatch weighted estimator", check_log_qz_mws),
          ("2. minibatch stratified sampling weights", check_mss_weights),
          ("3. discrete mutual information", check_discrete_mutual_info),
-         ("4. the mutual information gap", check_mig_from_mi)]
+         ("4. the mutual information gap", check_mig_from_mi),
+         ("5. samples of the product of the marginals", check_permute_dims),
+         ("6. a vote of the FactorVAE score", check_least_variance_latent)]
