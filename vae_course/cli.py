@@ -4,7 +4,8 @@
 create ``.venv/`` beside the package, install the pinned stack into it, and then run
 JupyterLab or pytest from it. ``exercises`` is also standard-library only. ``check``
 needs torch and Hypothesis and re-runs itself inside ``.venv`` when the current Python lacks
-one of them.
+one of them; ``data``, ``export`` and ``prepare`` (train the notebooks' models ahead, into the
+model cache) need torch and do the same.
 """
 from __future__ import annotations
 
@@ -172,6 +173,66 @@ def cmd_export(args: argparse.Namespace) -> int:
                          "export interrupted (Ctrl-C); the pages written so far are complete")
 
 
+def notebook_numbers(given: list[str]) -> list[int]:
+    """The notebook numbers named in ``given`` ("8" or "08"), sorted, each once; all of the
+    course's notebooks when ``given`` is empty. ValueError, naming the valid ones, for any other."""
+    valid = sorted(p.name[:2] for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    bad = [n for n in given if n.zfill(2) not in valid]
+    if bad:
+        raise ValueError(f"notebooks must be numbers among {' '.join(valid)}, got {' '.join(bad)}")
+    return sorted({int(n) for n in given or valid})
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    rerun = _in_course_env(["prepare", *args.notebooks])
+    if rerun is not None:
+        return rerun
+
+    def work() -> int:
+        numbers = notebook_numbers(args.notebooks)
+        from vae_course import config, recipe
+        wanted: dict = {}  # model -> the notebooks that train it
+        for nn in numbers:
+            for model in recipe.notebook_models(nn):
+                wanted.setdefault(model, []).append(f"{nn:02d}")
+        idle = [f"{nn:02d}" for nn in numbers if not recipe.notebook_models(nn)]
+        if idle:
+            print(f"[vae-course] notebook(s) {' '.join(idle)}: no model trained through the cache, "
+                  "nothing to prepare")
+        x = recipe.sprites_data().x if wanted else None
+        todo = [model for model in wanted if not recipe.is_cached(model, x)]
+        folder = config.cache_dir() / "models"
+        print(f"[vae-course] {len(wanted)} models ({'quick' if config.quick_mode() else 'full'} "
+              f"mode): {len(wanted) - len(todo)} already cached, {len(todo)} to train")
+        if todo:
+            _train_ahead(todo, wanted, x)
+        print(f"[vae-course] trained {len(todo)}, already cached {len(wanted) - len(todo)}; "
+              f"the model cache is {folder}")
+        return 0
+    return _for_learners(work, {ValueError: 2},
+                         "prepare interrupted (Ctrl-C): every model trained so far is saved whole, "
+                         "none half-written; run the command again to continue")
+
+
+def _train_ahead(todo: list, wanted: dict, x) -> None:
+    """Train the recipe's ``todo`` models on ``x`` into the cache under one progress bar
+    (models done of all, time left); Ctrl-C raises KeyboardInterrupt once the model is dropped."""
+    from tqdm.std import tqdm
+
+    from vae_course import recipe
+    with tqdm(total=len(todo), desc="training ahead", unit="model", file=sys.stdout) as bar:
+        for model in todo:
+            bar.set_postfix_str(str(model))
+            _, history, info = recipe.train_sprites_vae(model.method, x, beta=model.beta,
+                                                        seed=model.seed, gamma=model.gamma,
+                                                        progress=False)
+            if history.interrupted:  # train.fit stops at Ctrl-C: this model was not saved
+                raise KeyboardInterrupt
+            bar.write(f"trained {model} (used in {', '.join(wanted[model])}) in "
+                      f"{info['seconds']:.0f} s: {info['path']}")
+            bar.update()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m vae_course", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                          "decks under build/ (index.html links them)")
     exp.add_argument("notebooks", nargs="*", help="notebook numbers, e.g. 05 09 (default: all)")
     exp.add_argument("--quick", action="store_true", help="execute in quick mode (seconds per notebook)")
+    prep = sub.add_parser("prepare", help="train ahead, into the model cache, every model those "
+                          "notebooks would train (skips what is cached; Ctrl-C and rerun resumes)")
+    prep.add_argument("notebooks", nargs="*", help="notebook numbers, e.g. 09 10 (default: all)")
     argv = sys.argv[1:] if argv is None else argv
     # Everything after `test` or `lab` goes to pytest or JupyterLab untouched, left out of
     # argparse, which would reject a first extra argument that starts with '-' (`test -x`).
@@ -200,5 +264,5 @@ def main(argv: list[str] | None = None) -> int:
     args.rest = argv[1:] if passthrough else []
     handler = {"setup": cmd_setup, "lab": cmd_lab, "test": cmd_test,
                "exercises": cmd_exercises, "check": cmd_check, "data": cmd_data,
-               "export": cmd_export}[args.command]
+               "export": cmd_export, "prepare": cmd_prepare}[args.command]
     return handler(args)
