@@ -16,7 +16,7 @@ LAYERS = [
     {"data", "sprites"},                                                         # data sets
     {"models", "vq"},                                                            # models
     {"losses", "diagnostics"},                                                   # what they are trained and measured by
-    {"train"},                                                                   # the training loop
+    {"train", "model_cache"},                                                    # training, its cache
     # the notebooks' helpers: learned priors with their training (code_prior, flow), scores,
     # the sprites recipe and its cache, figures
     {"code_prior", "flow", "quality", "recipe", "disentangle", "traversals", "rotated_twin",
