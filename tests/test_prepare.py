@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from vae_course import cli, recipe, train
+from vae_course import cli, data, lineup, recipe, train
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = recipe.SpritesRecipe(latent_dim=2, hidden=(8,), steps=3, batch_size=16)
@@ -37,10 +37,11 @@ def prepared_09(tmp_path_factory):
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
-    """A fresh cache and a three-step recipe, for the command's behaviour alone."""
+    """A fresh cache, a three-step recipe and line-up, for the command's behaviour alone."""
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
     monkeypatch.setenv("VAE_COURSE_QUICK", "1")
     monkeypatch.setattr(recipe, "sprites_recipe", lambda: TINY)
+    monkeypatch.setattr(lineup, "steps", lambda: 3)
     return tmp_path
 
 
@@ -97,8 +98,8 @@ def test_ctrl_c_keeps_whole_models_and_a_rerun_continues(tiny, capsys, monkeypat
     assert len(list((tiny / "models").glob("*.pt"))) == 1
     assert not list((tiny / "models").glob(".*"))  # no half-written file left
     assert cli.main(["prepare", "13"]) == 0
-    assert "trained 2, already cached 1" in capsys.readouterr().out
-    assert len(list((tiny / "models").glob("*.pt"))) == 3
+    assert "trained 10, already cached 1" in capsys.readouterr().out  # 3 sprites, 8 digits
+    assert len(list((tiny / "models").glob("*.pt"))) == 11
 
 
 def test_the_listed_models_are_the_notebooks_comparisons(monkeypatch):
@@ -107,3 +108,16 @@ def test_the_listed_models_are_the_notebooks_comparisons(monkeypatch):
     assert len(recipe.notebook_models(8)) == 4 and len(nine) == 6 + 3 and len(ten) == 3 + 9
     assert set(recipe.notebook_models(13)) <= set(ten) and recipe.notebook_models(5) == []
     assert {m.seed for m in ten if m.method == "HFVAE"} == {0, 1, 2}
+
+
+def test_after_prepare_13_its_line_up_trains_nothing(tiny, capsys, monkeypatch):
+    assert cli.main(["prepare", "13"]) == 0
+    assert "trained 11, already cached 0" in capsys.readouterr().out  # 3 sprites + 8 digits
+    first = saved(tiny)
+    calls = []
+    monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(k["desc"]))
+    digits = data.load_digits("train")
+    nets = lineup.train_lineup(digits.x, digits.y)  # what notebook 13 calls
+    assert calls == [] and list(nets) == list(lineup.NAMES) and saved(tiny) == first
+    source = nbformat.read(REPO / "notebooks" / "13_comparison.ipynb", as_version=4)
+    assert "lineup.train_lineup(train_set.x, train_set.y)" in "".join(c.source for c in source.cells)

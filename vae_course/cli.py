@@ -189,47 +189,63 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         return rerun
 
     def work() -> int:
+        from vae_course import config
         numbers = notebook_numbers(args.notebooks)
-        from vae_course import config, recipe
-        wanted: dict = {}  # model -> the notebooks that train it
-        for nn in numbers:
-            for model in recipe.notebook_models(nn):
-                wanted.setdefault(model, []).append(f"{nn:02d}")
-        idle = [f"{nn:02d}" for nn in numbers if not recipe.notebook_models(nn)]
+        jobs = _planned(numbers)
+        idle = [f"{nn:02d}" for nn in numbers if not any(nn in job[2] for job in jobs.values())]
         if idle:
             print(f"[vae-course] notebook(s) {' '.join(idle)}: no model trained through the cache, "
                   "nothing to prepare")
-        x = recipe.sprites_data().x if wanted else None
-        todo = [model for model in wanted if not recipe.is_cached(model, x)]
-        folder = config.cache_dir() / "models"
-        print(f"[vae-course] {len(wanted)} models ({'quick' if config.quick_mode() else 'full'} "
-              f"mode): {len(wanted) - len(todo)} already cached, {len(todo)} to train")
+        todo = [label for label, (cached, _, _) in jobs.items() if not cached()]
+        done = len(jobs) - len(todo)
+        print(f"[vae-course] {len(jobs)} models ({'quick' if config.quick_mode() else 'full'} "
+              f"mode): {done} already cached, {len(todo)} to train")
         if todo:
-            _train_ahead(todo, wanted, x)
-        print(f"[vae-course] trained {len(todo)}, already cached {len(wanted) - len(todo)}; "
-              f"the model cache is {folder}")
+            _train_ahead({label: jobs[label] for label in todo})
+        print(f"[vae-course] trained {len(todo)}, already cached {done}; "
+              f"the model cache is {config.cache_dir() / 'models'}")
         return 0
     return _for_learners(work, {ValueError: 2},
                          "prepare interrupted (Ctrl-C): every model trained so far is saved whole, "
                          "none half-written; run the command again to continue")
 
 
-def _train_ahead(todo: list, wanted: dict, x) -> None:
-    """Train the recipe's ``todo`` models on ``x`` into the cache under one progress bar
-    (models done of all, time left); Ctrl-C raises KeyboardInterrupt once the model is dropped."""
-    from tqdm.std import tqdm
+def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int]]]:
+    """Every model that notebooks ``numbers`` train through the model cache, by label: (is it
+    cached?, train it, the notebooks that use it). The lists are ``recipe.notebook_models``
+    (the sprites models) and ``lineup.notebook_networks`` (notebook 13's digit networks)."""
+    from functools import partial
 
-    from vae_course import recipe
+    from vae_course import data, lineup, recipe
+    jobs: dict[str, tuple[Callable, Callable, list[int]]] = {}
+    sprites = [m for nn in numbers for m in recipe.notebook_models(nn)]
+    x = recipe.sprites_data().x if sprites else None
+    for nn in numbers:
+        for m in recipe.notebook_models(nn):
+            jobs.setdefault(str(m), (partial(recipe.is_cached, m, x), partial(
+                recipe.train_sprites_vae, m.method, x, beta=m.beta, seed=m.seed, gamma=m.gamma,
+                progress=False), []))[2].append(nn)
+    digits = data.load_digits("train") if any(lineup.notebook_networks(nn) for nn in numbers) else None
+    for nn in numbers:
+        for name in lineup.notebook_networks(nn):
+            jobs.setdefault(f"digits {name}", (partial(lineup.is_cached, name, digits.x, digits.y),
+                                               partial(lineup.train_network, name, digits.x, digits.y,
+                                                       progress=False), []))[2].append(nn)
+    return jobs
+
+
+def _train_ahead(todo: dict[str, tuple[Callable, Callable, list[int]]]) -> None:
+    """Train the ``todo`` models into the cache under one progress bar (models done of all, time
+    left); Ctrl-C raises KeyboardInterrupt, the model in training dropped."""
+    from tqdm.std import tqdm
     with tqdm(total=len(todo), desc="training ahead", unit="model", file=sys.stdout) as bar:
-        for model in todo:
-            bar.set_postfix_str(str(model))
-            _, history, info = recipe.train_sprites_vae(model.method, x, beta=model.beta,
-                                                        seed=model.seed, gamma=model.gamma,
-                                                        progress=False)
+        for label, (_, train, notebooks) in todo.items():
+            bar.set_postfix_str(label)
+            _, history, info = train()
             if history.interrupted:  # train.fit stops at Ctrl-C: this model was not saved
                 raise KeyboardInterrupt
-            bar.write(f"trained {model} (used in {', '.join(wanted[model])}) in "
-                      f"{info['seconds']:.0f} s: {info['path']}")
+            bar.write(f"trained {label} (used in {', '.join(f'{nn:02d}' for nn in notebooks)}) "
+                      f"in {info['seconds']:.0f} s: {info['path']}")
             bar.update()
 
 
