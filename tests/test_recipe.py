@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from vae_course import recipe, train
+from vae_course import model_cache, recipe, train
 
 TINY = recipe.SpritesRecipe(latent_dim=4, hidden=(16,), steps=4, batch_size=8)
 X = torch.rand(32, 1, 6, 6, generator=torch.Generator().manual_seed(0))
@@ -93,19 +93,19 @@ def step(x):
 
 
 def test_a_docstring_or_comment_edit_keeps_the_code_fingerprint():
-    key = recipe.code_fingerprint([SOURCE])
+    key = model_cache.code_fingerprint([SOURCE])
     for edit in [SOURCE.replace("Scale x.", "Scale x (a typo fixed)."),
                  SOURCE.replace("A training module.", "The training module."),
                  SOURCE.replace("# twice", "# two times"),
                  SOURCE.replace("return 2 * x", "return 2*x")]:  # layout only
-        assert recipe.code_fingerprint([edit]) == key, edit
+        assert model_cache.code_fingerprint([edit]) == key, edit
 
 
 def test_a_code_edit_changes_the_code_fingerprint():
-    key = recipe.code_fingerprint([SOURCE])
+    key = model_cache.code_fingerprint([SOURCE])
     for edit in [SOURCE.replace("2 * x", "3 * x"), SOURCE.replace("import torch", "import math"),
                  SOURCE.replace('"""Scale x."""', '"""Scale x."""\n    x = x + 0')]:
-        assert recipe.code_fingerprint([edit]) != key, edit
+        assert model_cache.code_fingerprint([edit]) != key, edit
 
 
 def test_cache_key_changes_with_the_training_code(monkeypatch):

@@ -16,10 +16,10 @@ LAYERS = [
     {"data", "sprites"},                                                         # data sets
     {"models", "vq"},                                                            # models
     {"losses", "diagnostics", "factorvae"},                                      # what they are trained and measured by
-    {"train"},                                                                   # the training loop
+    {"train", "model_cache"},                                                    # training, its cache
     # the notebooks' helpers: learned priors with their training (code_prior, flow), scores,
     # the sprites recipe and its cache, figures
-    {"code_prior", "flow", "quality", "recipe", "disentangle", "traversals", "rotated_twin",
+    {"code_prior", "flow", "quality", "recipe", "lineup", "disentangle", "traversals", "rotated_twin",
      "comparison", "plots"},
     {"export", "cli", "__main__", "pytest_plugin"},                              # the commands
 ]

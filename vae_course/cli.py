@@ -4,7 +4,8 @@
 create ``.venv/`` beside the package, install the pinned stack into it, and then run
 JupyterLab or pytest from it. ``exercises`` is also standard-library only. ``check``
 needs torch and Hypothesis and re-runs itself inside ``.venv`` when the current Python lacks
-one of them.
+one of them; ``data``, ``export`` and ``prepare`` (train the notebooks' models ahead, into the
+model cache) need torch and do the same.
 """
 from __future__ import annotations
 
@@ -172,6 +173,82 @@ def cmd_export(args: argparse.Namespace) -> int:
                          "export interrupted (Ctrl-C); the pages written so far are complete")
 
 
+def notebook_numbers(given: list[str]) -> list[int]:
+    """The notebook numbers named in ``given`` ("8" or "08"), sorted, each once; all of the
+    course's notebooks when ``given`` is empty. ValueError, naming the valid ones, for any other."""
+    valid = sorted(p.name[:2] for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    bad = [n for n in given if n.zfill(2) not in valid]
+    if bad:
+        raise ValueError(f"notebooks must be numbers among {' '.join(valid)}, got {' '.join(bad)}")
+    return sorted({int(n) for n in given or valid})
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    rerun = _in_course_env(["prepare", *args.notebooks])
+    if rerun is not None:
+        return rerun
+
+    def work() -> int:
+        from vae_course import config
+        numbers = notebook_numbers(args.notebooks)
+        jobs = _planned(numbers)
+        idle = [f"{nn:02d}" for nn in numbers if not any(nn in job[2] for job in jobs.values())]
+        if idle:
+            print(f"[vae-course] notebook(s) {' '.join(idle)}: no model trained through the cache, "
+                  "nothing to prepare")
+        todo = [label for label, (cached, _, _) in jobs.items() if not cached()]
+        done = len(jobs) - len(todo)
+        print(f"[vae-course] {len(jobs)} models ({'quick' if config.quick_mode() else 'full'} "
+              f"mode): {done} already cached, {len(todo)} to train")
+        if todo:
+            _train_ahead({label: jobs[label] for label in todo})
+        print(f"[vae-course] trained {len(todo)}, already cached {done}; "
+              f"the model cache is {config.cache_dir() / 'models'}")
+        return 0
+    return _for_learners(work, {ValueError: 2},
+                         "prepare interrupted (Ctrl-C): every model trained so far is saved whole, "
+                         "none half-written; run the command again to continue")
+
+
+def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int]]]:
+    """Every model that notebooks ``numbers`` train through the model cache, by label: (is it
+    cached?, train it, the notebooks that use it). The lists are ``recipe.notebook_models``
+    (the sprites models) and ``lineup.notebook_networks`` (notebook 13's digit networks)."""
+    from functools import partial
+
+    from vae_course import data, lineup, recipe
+    jobs: dict[str, tuple[Callable, Callable, list[int]]] = {}
+    sprites = [m for nn in numbers for m in recipe.notebook_models(nn)]
+    x = recipe.sprites_data().x if sprites else None
+    for nn in numbers:
+        for m in recipe.notebook_models(nn):
+            jobs.setdefault(str(m), (partial(recipe.is_cached, m, x), partial(
+                recipe.train_sprites_vae, m.method, x, beta=m.beta, seed=m.seed, gamma=m.gamma,
+                progress=False), []))[2].append(nn)
+    digits = data.load_digits("train") if any(lineup.notebook_networks(nn) for nn in numbers) else None
+    for nn in numbers:
+        for name in lineup.notebook_networks(nn):
+            jobs.setdefault(f"digits {name}", (partial(lineup.is_cached, name, digits.x, digits.y),
+                                               partial(lineup.train_network, name, digits.x, digits.y,
+                                                       progress=False), []))[2].append(nn)
+    return jobs
+
+
+def _train_ahead(todo: dict[str, tuple[Callable, Callable, list[int]]]) -> None:
+    """Train the ``todo`` models into the cache under one progress bar (models done of all, time
+    left); Ctrl-C raises KeyboardInterrupt, the model in training dropped."""
+    from tqdm.std import tqdm
+    with tqdm(total=len(todo), desc="training ahead", unit="model", file=sys.stdout) as bar:
+        for label, (_, train, notebooks) in todo.items():
+            bar.set_postfix_str(label)
+            _, history, info = train()
+            if history.interrupted:  # train.fit stops at Ctrl-C: this model was not saved
+                raise KeyboardInterrupt
+            bar.write(f"trained {label} (used in {', '.join(f'{nn:02d}' for nn in notebooks)}) "
+                      f"in {info['seconds']:.0f} s: {info['path']}")
+            bar.update()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m vae_course", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
                          "decks under build/ (index.html links them)")
     exp.add_argument("notebooks", nargs="*", help="notebook numbers, e.g. 05 09 (default: all)")
     exp.add_argument("--quick", action="store_true", help="execute in quick mode (seconds per notebook)")
+    prep = sub.add_parser("prepare", help="train ahead, into the model cache, every model those "
+                          "notebooks would train (skips what is cached; Ctrl-C and rerun resumes)")
+    prep.add_argument("notebooks", nargs="*", help="notebook numbers, e.g. 09 10 (default: all)")
     argv = sys.argv[1:] if argv is None else argv
     # Everything after `test` or `lab` goes to pytest or JupyterLab untouched, left out of
     # argparse, which would reject a first extra argument that starts with '-' (`test -x`).
@@ -200,5 +280,5 @@ def main(argv: list[str] | None = None) -> int:
     args.rest = argv[1:] if passthrough else []
     handler = {"setup": cmd_setup, "lab": cmd_lab, "test": cmd_test,
                "exercises": cmd_exercises, "check": cmd_check, "data": cmd_data,
-               "export": cmd_export}[args.command]
+               "export": cmd_export, "prepare": cmd_prepare}[args.command]
     return handler(args)

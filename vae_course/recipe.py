@@ -10,30 +10,36 @@ notebook 08:
 - batches of 256: the minibatch estimators of q(z) (notebook 09) improve with the batch size M;
 - Adam at a constant learning rate, a linear KL warm-up over the first fifth of training.
 
-A trained model is saved under ``config.cache_dir() / "models"``, keyed by the recipe, the
-loss, its weights, the seed, the training images and the code that trains it (docstrings and
-comments left out: a typo fixed in one does not retrain twelve models), written atomically; notebooks 09, 10 and 13 then reuse what 08 trained instead of training it
+A trained model is saved in the model cache (``model_cache``: ``config.cache_dir() / "models"``),
+keyed by the recipe, the loss, its weights, the seed, the training images and the code that
+trains it (docstrings and comments left out: a typo fixed in one does not retrain twelve models),
+written atomically; notebooks 09, 10 and 13 then reuse what 08 trained instead of training it
 again. A file whose key does not match, or that cannot be read, is ignored and overwritten.
+
+Which models each notebook trains is listed once, in ``notebook_models``, built from the
+constants the notebooks themselves use (``BETA_SWEEP``, ``BETA_VAE``, ``BETA_TC``, ``GAMMA``,
+``comparison_seeds``): ``python3 -m vae_course prepare`` trains that list ahead of time.
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
-import hashlib
-import json
 import time
 from pathlib import Path
 
 import torch
 
-from vae_course import config, files, losses, models, sprites, train, validate
+from vae_course import config, losses, model_cache, models, sprites, train, validate
 from vae_course.losses import LossFn
 from vae_course.train import History
 
 METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE")
-CACHE_VERSION = 1
 # The modules whose code decides what a recipe trains: a change to any of them retrains.
-_TRAINING_CODE = ("recipe", "models", "losses", "estimators", "objectives", "gradients", "train")
+_TRAINING_CODE = ("recipe", *model_cache.TRAINING_CODE)
+
+BETA_SWEEP = (1.0, 2.0, 4.0, 8.0)  # notebook 08's beta-VAEs (seed 0), the curve 09 and 10 draw
+BETA_VAE = 4.0                     # the beta-VAE that notebooks 09, 10 and 13 compare with
+BETA_TC = 6.0                      # beta-TCVAE's weight on the TC, HFVAE's on the between-group TC
+GAMMA = 1.0                        # HFVAE's weight on the within-group TC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +65,46 @@ def sprites_recipe() -> SpritesRecipe:
     return SpritesRecipe(steps=config.pick(4000, 60))
 
 
+def comparison_seeds() -> list[int]:
+    """The seeds over which notebooks 09 and 10 compare the losses: 0, 1, 2 (quick mode: 0)."""
+    return config.pick([0, 1, 2], [0])
+
+
+@dataclasses.dataclass(frozen=True)
+class SpritesModel:
+    """One sprites model a notebook trains: ``train_sprites_vae(method, x, beta=beta,
+    seed=seed, gamma=gamma)``."""
+    method: str
+    beta: float
+    seed: int = 0
+    gamma: float = GAMMA
+
+    def __str__(self) -> str:
+        gamma = f", gamma={self.gamma:g}" if self.method == "HFVAE" else ""
+        return f"{self.method} beta={self.beta:g}{gamma} seed {self.seed}"
+
+
+def notebook_models(notebook: int) -> list[SpritesModel]:
+    """The sprites models that notebook ``notebook`` trains through the cache, in the order it
+    trains them (none for a notebook not in 08, 09, 10, 13). Quick mode lists fewer seeds."""
+    validate.positive_int("notebook", notebook, minimum=0)
+    seeds = comparison_seeds()
+    sweep = [SpritesModel("beta-VAE", beta) for beta in BETA_SWEEP]
+    pairs = [SpritesModel(method, beta, seed) for seed in seeds
+             for method, beta in (("beta-VAE", BETA_VAE), ("beta-TCVAE", BETA_TC))]
+    hfvae = [SpritesModel("HFVAE", BETA_TC, seed) for seed in seeds]
+    lists = {8: sweep, 9: pairs + sweep, 10: hfvae + pairs + sweep,
+             13: [SpritesModel("beta-VAE", BETA_VAE), SpritesModel("beta-TCVAE", BETA_TC),
+                  SpritesModel("HFVAE", BETA_TC)]}
+    return list(dict.fromkeys(lists.get(notebook, [])))  # each once, in order
+
+
 def sprites_data() -> sprites.Sprites:
     """The data every recipe trains on: the whole factorial set of sprites (11,520 images)."""
     return sprites.make(None, grid=True)
 
 
-def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float, gamma: float = 1.0) -> LossFn:
+def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float, gamma: float = GAMMA) -> LossFn:
     """The training loss of ``method`` ("beta-VAE", "beta-TCVAE" or "HFVAE") with weight
     ``beta`` (on the whole KL, on the TC, on the between-group TC) and, for HFVAE, ``gamma`` on
     the within-group TC; MSS estimates of q(z) over a data set of ``dataset_size`` images."""
@@ -77,62 +117,38 @@ def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float
     return losses.hfvae_loss(dataset_size, recipe.groups, beta=beta, gamma=gamma, warmup_steps=warmup)
 
 
-def code_fingerprint(sources: list[str]) -> str:
-    """A hex digest of what Python *runs* in ``sources`` (module texts): each parsed, its
-    docstrings dropped, and dumped as a syntax tree, so that comments, docstrings and layout
-    can change without retraining anything, while any change to the code itself does."""
-    digest = hashlib.sha256()
-    for source in sources:
-        tree = ast.parse(source)
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]
-        digest.update(ast.dump(tree).encode())
-    return digest.hexdigest()
-
-
 def _training_code() -> list[str]:
-    here = Path(__file__).resolve().parent
-    return [(here / f"{name}.py").read_text(encoding="utf-8") for name in _TRAINING_CODE]
+    return model_cache.module_sources(_TRAINING_CODE)
 
 
 def cache_key(method: str, recipe: SpritesRecipe, beta: float, gamma: float, seed: int, x: torch.Tensor) -> str:
     """A hex digest of everything that decides the trained weights: the recipe, the loss and its
-    weights, the seed, the training images and the training code."""
-    described = json.dumps({"version": CACHE_VERSION, "method": method, "recipe": dataclasses.asdict(recipe),
-                            "beta": float(beta), "gamma": float(gamma), "seed": seed,
-                            "code": code_fingerprint(_training_code())}, sort_keys=True)
-    digest = hashlib.sha256(described.encode())
-    digest.update(x.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    weights, the seed, the training images and the training code (``model_cache.cache_key``)."""
+    described = {"method": method, "recipe": dataclasses.asdict(recipe),
+                 "beta": float(beta), "gamma": float(gamma), "seed": seed}
+    return model_cache.cache_key(described, [x], _training_code())
 
 
 def cache_path(method: str, beta: float, seed: int, key: str) -> Path:
-    """Where the model of ``key`` is kept: ``config.cache_dir() / "models"``, never the repository."""
-    name = f"{method}-beta{beta:g}-seed{seed}-{key[:16]}.pt"
-    return config.cache_dir() / "models" / name
+    """Where the model of ``key`` is kept: in the model cache, never the repository."""
+    return model_cache.cache_path(f"{method}-beta{beta:g}-seed{seed}", key)
 
 
-def _load(path: Path, key: str, model: torch.nn.Module) -> dict | None:
-    """The cached payload of ``key`` loaded into ``model``, or None when missing, stale or unreadable."""
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if saved.get("key") != key:
-            return None
-        model.load_state_dict(saved["state_dict"])
-    except Exception:  # a truncated, foreign or older file: train afresh and overwrite it
-        return None
-    return saved
+def is_cached(model: SpritesModel, x: torch.Tensor, recipe: SpritesRecipe | None = None) -> bool:
+    """True when the cache holds a readable file of ``model`` trained by ``recipe`` on ``x``,
+    so that ``train_sprites_vae`` would load it instead of training."""
+    recipe = recipe or sprites_recipe()
+    key = cache_key(model.method, recipe, model.beta, model.gamma, model.seed, x)
+    return model_cache.load(cache_path(model.method, model.beta, model.seed, key), key) is not None
 
 
-def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 0, gamma: float = 1.0,
+def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 0, gamma: float = GAMMA,
                       recipe: SpritesRecipe | None = None, cache: bool = True,
                       progress: bool = True) -> tuple[models.VAE, History, dict]:
     """Train (or load from the cache) the ``method`` VAE of ``recipe`` on images ``x``
     (N, C, H, W) with weights seeded by ``seed``. Returns (model, history, info): ``info`` has
-    "seconds" (the training time when it was trained) and "cached" (whether it was loaded)."""
+    "seconds" (the training time when it was trained), "cached" (whether it was loaded) and
+    "path" (its file in the cache; written only when ``cache`` and training was not interrupted)."""
     validate.one_of("method", method, METHODS)
     validate.tensor("x", x, ndim=4)
     validate.positive_int("seed", seed, minimum=0)
@@ -142,16 +158,15 @@ def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 
     model = models.VAE.build("mlp", tuple(x.shape[1:]), recipe.latent_dim, hidden=recipe.hidden)
     key = cache_key(method, recipe, beta, gamma, seed, x)
     path = cache_path(method, beta, seed, key)
-    saved = _load(path, key, model) if cache else None
+    saved = model_cache.load(path, key, model) if cache else None
     if saved is not None:
-        return model.eval(), History.from_dict(saved["history"]), {"seconds": saved["seconds"], "cached": True}
+        info = {"seconds": saved["seconds"], "cached": True, "path": path}
+        return model.eval(), History.from_dict(saved["history"]), info
     loss_fn = make_loss(method, len(x), recipe, beta, gamma)
     start = time.perf_counter()
     history = train.fit(model, loss_fn, x, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
                         seed=seed, desc=f"{method} beta={beta:g} seed {seed}", progress=progress)
     seconds = time.perf_counter() - start
     if cache and not history.interrupted:
-        payload = {"key": key, "state_dict": model.state_dict(), "seconds": seconds, "history": history.to_dict()}
-        with files.atomic_path(path) as partial:  # a half-written model would load as garbage
-            torch.save(payload, partial)
-    return model, history, {"seconds": seconds, "cached": False}
+        model_cache.save(path, key, model, seconds=seconds, history=history.to_dict())
+    return model, history, {"seconds": seconds, "cached": False, "path": path}
