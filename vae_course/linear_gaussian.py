@@ -149,6 +149,9 @@ class LinearGaussian:
         """A model with W ~ N(0, 1) entries and b ~ N(0, 1), seeded (float64 by default)."""
         validate.positive_int("D", D)
         validate.positive_int("d", d)
+        validate.seed("seed", seed)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, got {dtype!r}")
         g = torch.Generator().manual_seed(seed)
         return cls(torch.randn(D, d, generator=g, dtype=dtype), torch.randn(D, generator=g, dtype=dtype), sigma2)
 
