@@ -16,6 +16,7 @@ from vae_course import validate
 def mse_per_example(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Mean squared error of each example: (1/P) sum_p (x_hat_p - x_p)^2, shape (B,) for
     inputs (B, ...) with P values per example."""
+    validate.tensor("x_hat", x_hat)
     validate.tensor("x", x, ndim=range(2, 6))
     validate.same_shape(x_hat=x_hat, x=x)
     return (x_hat - x).pow(2).flatten(1).mean(1)
