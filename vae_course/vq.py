@@ -78,15 +78,21 @@ def commitment_loss(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     return _squared_error(z_e, z_q.detach())
 
 
+def _codes_in_range(name: str, indices: object, K: int) -> torch.Tensor:
+    """Check that ``indices`` is a non-empty integer tensor with values in [0, K)."""
+    validate.integer_tensor(name, indices)
+    if indices.numel() == 0 or indices.min() < 0 or indices.max() >= K:
+        raise ValueError(f"{name} must be non-empty with values in [0, {K}), got "
+                         f"shape {tuple(indices.shape)}" + (f" and range [{int(indices.min())}, "
+                         f"{int(indices.max())}]" if indices.numel() else ""))
+    return indices
+
+
 def code_usage(indices: torch.Tensor, K: int) -> torch.Tensor:
     """The fraction of positions assigned to each code, p_k = #{n: k_n = k} / N, shape (K,),
     for ``indices`` of any shape with values in [0, K)."""
     validate.positive_int("K", K)
-    validate.integer_tensor("indices", indices)
-    if indices.numel() == 0 or indices.min() < 0 or indices.max() >= K:
-        raise ValueError(f"indices must be non-empty with values in [0, {K}), got "
-                         f"shape {tuple(indices.shape)}" + (f" and range [{int(indices.min())}, "
-                         f"{int(indices.max())}]" if indices.numel() else ""))
+    _codes_in_range("indices", indices, K)
     return torch.bincount(indices.flatten(), minlength=K).float() / indices.numel()
 
 
@@ -173,7 +179,7 @@ def ema_codebook_update(state: dict[str, torch.Tensor], z_e: torch.Tensor, indic
         raise ValueError(f"z_e (N, D) and state['sums'] (K, D) must have the same D, got z_e {tuple(z_e.shape)} "
                          f"and state['sums'] {tuple(sums.shape)}")
     validate.integer_tensor("indices", indices, shape=(len(z_e),))
-    code_usage(indices, len(counts))  # validates the range
+    _codes_in_range("indices", indices, len(counts))
     validate.probability("decay", decay)
     validate.non_negative("eps", eps)
     one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z_e.dtype)  # (N, K)
@@ -211,7 +217,7 @@ def fit_categorical_prior(indices: torch.Tensor, K: int, alpha: float = 0.0) -> 
     validate.positive_int("K", K)
     validate.non_negative("alpha", alpha)
     validate.integer_tensor("indices", indices, ndim=3)
-    code_usage(indices, K)  # validates the range
+    _codes_in_range("indices", indices, K)
     counts = torch.nn.functional.one_hot(indices, K).sum(0).double() + alpha
     return (counts / counts.sum(-1, keepdim=True)).float()
 
@@ -244,7 +250,7 @@ def categorical_log_prob(probs: torch.Tensor, indices: torch.Tensor) -> torch.Te
     _probs(probs)
     h, w, K = probs.shape
     validate.integer_tensor("indices", indices, shape=(None, h, w))
-    code_usage(indices, K)  # validates the range
+    _codes_in_range("indices", indices, K)
     log_p = torch.log(probs).reshape(h * w, K)
     return log_p.gather(1, indices.reshape(len(indices), h * w).T.to(probs.device)).sum(0)
 
@@ -300,7 +306,7 @@ def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Ten
     if codes is None:
         codes = model.codes(x)
     validate.tensor("codes", codes, shape=(len(x), *model.code_shape), floating=False)
-    code_usage(codes, model.quantizer.K)  # integer codes in [0, K)
+    _codes_in_range("codes", codes, model.quantizer.K)
     log_px = log_bernoulli(x, model.decoder(model.quantizer.codebook[codes].permute(0, 3, 1, 2))).flatten(1).sum(1)
     log_pk = log_prior(codes)
     return {"log p(x|k)": log_px, "log p(k)": log_pk, "elbo": log_px + log_pk}
@@ -318,6 +324,8 @@ def prior_table(model: nn.Module, x: torch.Tensor, codes: torch.Tensor,
     ``log_priors`` maps a prior's name to its log p(k) (code maps (B, h, w) -> (B,)). The decoder
     term is the same for every prior, so two priors' bounds differ by their NLLs' difference.
     """
+    if not isinstance(log_priors, dict):
+        raise TypeError(f"log_priors must be a dict {{name: log_prior}}, got {type(log_priors).__name__}")
     table = {}
     for name, log_prior in log_priors.items():
         bound = vqvae_elbo(model, x, log_prior, codes=codes)
@@ -479,7 +487,7 @@ class VQVAE(nn.Module):
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] from code maps (B, h, w): look the codes up, then decode."""
         validate.integer_tensor("indices", indices, shape=(None, *self.code_shape))
-        code_usage(indices, self.quantizer.K)  # validates the range
+        _codes_in_range("indices", indices, self.quantizer.K)
         return self.decode(self.quantizer.codebook[indices].permute(0, 3, 1, 2))
 
     @torch.no_grad()
