@@ -129,6 +129,7 @@ class LinearAutoencoder(nn.Module):
         self.b = nn.Parameter(torch.zeros(P))
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        validate.module_input("x", x, self)
         flat = flatten("x", x)
         if flat.shape[1] != self.b.shape[0]:
             raise ValueError(f"x must have P = {self.b.shape[0]} values per sample, got shape {tuple(x.shape)}")
@@ -140,6 +141,7 @@ class LinearAutoencoder(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstructions W_d z + b, shape (N, P)."""
+        validate.module_input("z", z, self)
         validate.tensor("z", z, shape=(None, self.W_d.shape[1]))
         return z @ self.W_d.T + self.b
 
@@ -153,6 +155,8 @@ def reconstruction_loss(model: nn.Module, batch: torch.Tensor | tuple[torch.Tens
     """Loss for ``train.fit``: the mean squared error (1/(B P)) sum (x_hat - x)^2 of
     ``model(x)``, where ``batch`` is x or a tuple (x, labels, ...). Logs it as ``mse``."""
     x = batch if isinstance(batch, torch.Tensor) else batch[0]
+    validate.module("model", model)
+    validate.tensor("batch", validate.module_input("batch", x, model), ndim=(2, 4))
     mse = (model(x) - x).pow(2).mean()
     return mse, {"mse": mse}
 
