@@ -294,6 +294,7 @@ def check_groups(groups: object, latent_dim: int) -> list[list[int]]:
     """``groups`` as a list of lists, after checking that it partitions the latent dimensions
     0..latent_dim-1 (each dimension in exactly one non-empty group), as the hierarchical
     decomposition of Esmaeili et al. (2019) needs; TypeError or ValueError otherwise."""
+    validate.positive_int("latent_dim", latent_dim)
     if not isinstance(groups, (list, tuple)) or not all(isinstance(g, (list, tuple)) and g for g in groups):
         raise TypeError(f"groups must be a list of non-empty lists of latent dimensions, got {groups!r}")
     flat = [d for g in groups for d in g]

@@ -244,6 +244,7 @@ class VAE(nn.Module):
     def mean_image(self, x_params: torch.Tensor) -> torch.Tensor:
         """E[x | z] in [0, 1] from decoder parameters: sigmoid of the logits (Bernoulli), the
         continuous Bernoulli's mean, or the Gaussian mean."""
+        validate.tensor("x_params", x_params)
         if self.likelihood == "bernoulli":
             return torch.sigmoid(x_params)
         if self.likelihood == "continuous_bernoulli":

@@ -158,6 +158,8 @@ def total_probability(log_p: Callable[[torch.Tensor], torch.Tensor], support: st
     2 * nodes - 1 in each coordinate), so keep P small: it evaluates nodes^P points. Returns a
     float64 scalar tensor.
     """
+    if not callable(log_p):
+        raise TypeError(f"log_p must be a function x -> log p(x), got {type(log_p).__name__}")
     validate.one_of("support", support, SUPPORTS)
     validate.positive_int("pixels", pixels)
     validate.positive_int("nodes", nodes)
