@@ -96,11 +96,11 @@ def _check_data_dtype(name: str, tensors: tuple[torch.Tensor, ...], model: nn.Mo
 
 def _check_like(eval_tensors: tuple[torch.Tensor, ...], tensors: tuple[torch.Tensor, ...]) -> None:
     """eval_data must hold what train_data holds: as many tensors, each with the same shape past
-    the first dimension and the same dtype (the loss sees both)."""
+    the first dimension and floating where train_data's is (the loss sees both)."""
     def kinds(ts):
-        return [(tuple(t.shape[1:]), t.dtype) for t in ts]
+        return [(tuple(t.shape[1:]), "float" if t.is_floating_point() else "int") for t in ts]
     if kinds(eval_tensors) != kinds(tensors):
-        raise ValueError(f"eval_data must hold examples like train_data's, got (shape past N, dtype) "
+        raise ValueError(f"eval_data must hold examples like train_data's, got (shape past N, kind) "
                          f"{kinds(eval_tensors)} for eval_data and {kinds(tensors)} for train_data")
 
 
