@@ -368,7 +368,7 @@ def encode_all(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> tup
     """The parameters (mu, logvar) of q_phi(z|x_n) for every image of ``x`` (N, C, H, W),
     each (N, D), computed in batches in evaluation mode and returned on the CPU."""
     validate.module("model", model)
-    validate.tensor("x", x, ndim=4)
+    validate.not_empty("x", validate.tensor("x", x, ndim=4))
     validate.module_input("x", x, model)
     validate.positive_int("batch_size", batch_size)
     device = next(model.parameters()).device

@@ -24,7 +24,7 @@ from vae_course.objectives import log_bernoulli
 
 
 def _codebook(codebook: torch.Tensor) -> torch.Tensor:
-    return validate.tensor("codebook", codebook, ndim=2)
+    return validate.not_empty("codebook", validate.tensor("codebook", codebook, ndim=2))
 
 
 def nearest_code(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,7 +97,7 @@ def code_usage(indices: torch.Tensor, K: int) -> torch.Tensor:
 
 
 def _usage(usage: torch.Tensor) -> torch.Tensor:
-    validate.tensor("usage", usage, ndim=1)
+    validate.not_empty("usage", validate.tensor("usage", usage, ndim=1))
     if usage.min() < 0 or abs(float(usage.sum()) - 1) > 1e-4:
         raise ValueError(f"usage must be non-negative and sum to 1, got sum {float(usage.sum()):.6g}")
     return usage
@@ -198,7 +198,7 @@ def restart_dead_codes(codebook: torch.Tensor, counts: torch.Tensor, z_e: torch.
     the moved codes. (Codebook resets as in Dhariwal et al. 2020, Jukebox, and Zeghidour et al. 2021.)"""
     _codebook(codebook)
     validate.tensor("counts", counts, shape=(len(codebook),), floating=False)
-    validate.tensor("z_e", z_e, shape=(None, codebook.shape[1]))
+    validate.not_empty("z_e", validate.tensor("z_e", z_e, shape=(None, codebook.shape[1])))
     validate.non_negative("threshold", threshold)
     dead = (counts < threshold).nonzero().flatten()
     if len(dead):
@@ -297,7 +297,7 @@ def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Ten
     """
     _vqvae("model", model)
     validate.module_input("x", x, model)
-    validate.tensor("x", x, ndim=4)
+    validate.not_empty("x", validate.tensor("x", x, ndim=4))
     if not callable(log_prior):
         raise TypeError(f"log_prior must be a function of code maps (B, h, w) -> (B,), got {type(log_prior).__name__}")
     if ((x != 0) & (x != 1)).any():
@@ -353,7 +353,8 @@ def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], t
         _vqvae("model", model)
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         validate.module_input("batch", x, model)
-        validate.unit_interval("batch", validate.tensor("batch", x, shape=(None, *model.image_shape)))
+        validate.tensor("batch", x, shape=(None, *model.image_shape))
+        validate.unit_interval("batch", validate.not_empty("batch", x))
         out = model.quantize(model.encoder(x))
         recon = -log_bernoulli(x, model.decoder(out.z_q)).flatten(1).sum(1).mean()
         loss = recon + out.codebook_loss + beta * out.commitment_loss
