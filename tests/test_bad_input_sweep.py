@@ -42,18 +42,16 @@ def _with_first(x: torch.Tensor, value: float) -> torch.Tensor:
 def _tensor_mutations(x: torch.Tensor) -> list[tuple[str, object, bool]]:
     out = [("list", x.tolist(), True), ("extra dim", x.unsqueeze(0), True)]
     if x.dim():
-        out.append(("fewer dims", x[0], True))
+        out += [("fewer dims", x[0], True), ("empty", x[:0], False)]
     if x.dtype == torch.bool:
         return out + [("int dtype", x.long(), True)]
-    if x.is_floating_point():
-        other = torch.float32 if x.dtype == torch.float64 else torch.float64
-        out += [("int dtype", x.round().long(), True), (str(other).replace("torch.", ""), x.to(other), False)]
-        if x.numel():
-            out += [("nan", _with_first(x, math.nan), False), ("inf", _with_first(x, math.inf), False)]
-    if x.dim():
-        out.append(("empty", x[:0], False))
-        return out
-    return out + [("float dtype", x.float(), True), ("negative", _with_first(x, -1), True)]
+    if not x.is_floating_point():
+        return out + [("float dtype", x.float(), True), ("negative", _with_first(x, -1), True)]
+    other = torch.float32 if x.dtype == torch.float64 else torch.float64
+    out += [("int dtype", x.round().long(), True), (str(other).replace("torch.", ""), x.to(other), False)]
+    if x.numel():
+        out += [("nan", _with_first(x, math.nan), False), ("inf", _with_first(x, math.inf), False)]
+    return out
 
 
 def _array_mutations(x: np.ndarray) -> list[tuple[str, object, bool]]:
