@@ -25,8 +25,9 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import (diagnostics, estimators, flow, linear_gaussian, losses, metrics, models, objectives,
-                        pca, quality, train, traversals, validate, vq)
+from vae_course import (corruption, density, diagnostics, disentangle, estimators, flow, gradients,
+                        linear_gaussian, losses, metrics, models, objectives, pca, quality, train, traversals,
+                        validate, vq)
 
 PACKAGE = Path(vq.__file__).resolve().parent
 
@@ -439,6 +440,47 @@ CASES = [
     Case("quality.memorisation", quality.memorisation,
          lambda: {"samples": torch.randn(4, 3, generator=_g()), "train": torch.randn(6, 3, generator=_g(1)),
                   "held_out": torch.randn(5, 3, generator=_g(2)), "quantile": 0.2}),
+    # losses, gradients, density, corruption, disentangle
+    Case("losses.elbo_terms", losses.elbo_terms, lambda: {"model": _vae(), "x": _images().round()}),
+    Case("losses.vae_loss", losses.vae_loss, lambda: {"beta": 2.0, "warmup_steps": 3},
+         accepted=("warmup_steps:zero",)),  # no warm-up
+    Case("losses.vae_loss()", lambda model, batch, step: losses.vae_loss()(model, batch, step),
+         lambda: {"model": _vae(), "batch": _images().round(), "step": 0},
+         skip=("step",)),  # used only with a warm-up
+    Case("losses.conditional_elbo_terms", losses.conditional_elbo_terms,
+         lambda: {"model": _cvae(), "x": _images(3).round(), "y": torch.tensor([0, 2, 1])}),
+    Case("losses.beta_tcvae_loss", losses.beta_tcvae_loss,
+         lambda: {"dataset_size": 10, "alpha": 1.0, "beta": 6.0, "gamma": 1.0, "estimator": "mss"}),
+    Case("losses.beta_tcvae_loss()", lambda model, batch, step: losses.beta_tcvae_loss(10)(model, batch, step),
+         lambda: {"model": _vae(), "batch": _images().round(), "step": 0}, skip=("step",)),
+    Case("losses.hfvae_loss", losses.hfvae_loss, lambda: {"dataset_size": 10, "groups": [[0], [1]], "beta": 6.0}),
+    Case("gradients.reparameterize", gradients.reparameterize,
+         lambda: {"mu": torch.randn(3, 2, generator=_g()), "logvar": torch.zeros(3, 2), "generator": _g()}),
+    Case("gradients.pathwise_grad", gradients.pathwise_grad,
+         lambda: {"f": lambda z: z.pow(2).sum(-1), "mu": torch.zeros(2), "sigma": torch.ones(2), "n": 4,
+                  "generator": _g()}),
+    Case("gradients.score_function_grad", gradients.score_function_grad,
+         lambda: {"f": lambda z: z.pow(2).sum(-1), "mu": torch.zeros(2), "sigma": torch.ones(2), "n": 4,
+                  "generator": _g()}),
+    Case("density.fit_density", density.fit_density,
+         lambda: {"z": torch.randn(20, 2, generator=_g()), "kind": "mixture", "n_components": 2, "seed": 0,
+                  "ridge": 1e-6}),
+    Case("density.log_prob_grid", density.log_prob_grid,
+         lambda: {"density": density.fit_density(torch.randn(20, 2, generator=_g()), "full"), "xlim": (-1.0, 1.0),
+                  "ylim": (-1.0, 1.0), "n": 4}),
+    Case("flow.mixture_velocity", flow.mixture_velocity,
+         lambda: {"mixture": density.fit_density(torch.randn(20, 2, generator=_g()), "full")}),
+    Case("corruption.corrupt", corruption.corrupt,
+         lambda: {"x": _images(), "kind": "masking", "level": 0.3, "generator": _g()},
+         skip=("x:extra dim", "x:fewer dims")),  # any shape
+    Case("corruption.denoising_loss_fn", corruption.denoising_loss_fn,
+         lambda: {"kind": "gaussian", "level": 0.3, "seed": 0}),
+    Case("disentangle.model_mig", disentangle.model_mig,
+         lambda: {"model": _vae(), "x": _images(6), "factors": torch.tensor([[0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 0]]),
+                  "n_bins": 3},
+         accepted=("factors:negative",)),  # factor levels are any ints
+    Case("disentangle.mean_elbo_terms", disentangle.mean_elbo_terms,
+         lambda: {"model": _vae(), "x": _images().round(), "seed": 0, "batch_size": 2}),
     # train
     Case("train.fit (train_data only)",
          lambda model, loss_fn, train_data: train.fit(model, loss_fn, train_data, steps=1, batch_size=2, progress=False),
