@@ -582,7 +582,7 @@ def test_fit_names_train_data_when_the_loss_rejects_the_first_batch():
     the learner passed, and before any weight changes."""
     model = _vae()
     before = [p.clone() for p in model.parameters()]
-    with pytest.raises(TypeError, match="first batch of train_data: x must be a floating-point tensor"):
+    with pytest.raises(TypeError, match="first batch of train_data: batch must be a floating-point tensor"):
         train.fit(model, losses.vae_loss(), _images().round().long(), steps=2, batch_size=2, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
