@@ -64,7 +64,7 @@ CASES = [
     ("Autoencoder latent_dim", lambda: models.Autoencoder.build("mlp", (1, 4, 4), 0), ValueError,
      r"^latent_dim must be >= 1"),
     # empty data and batch sizes
-    ("empty batch in vae_loss", lambda: losses.vae_loss()(VAE, X[:0], 0), ValueError, r"x is empty"),
+    ("empty batch in vae_loss", lambda: losses.vae_loss()(VAE, X[:0], 0), ValueError, r"batch is empty"),
     ("empty data in fit", lambda: train.fit(VAE, losses.vae_loss(), X[:0], steps=1, progress=False), ValueError,
      r"train_data is empty"),
     ("evaluate batch_size -1", lambda: train.evaluate(VAE, losses.vae_loss(), X, batch_size=-1), ValueError,

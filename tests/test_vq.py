@@ -115,7 +115,7 @@ def test_code_usage_perplexity_and_dead_codes():
 def test_usage_helpers_reject_bad_input():
     with pytest.raises(ValueError, match=r"values in \[0, 4\)"):
         vq.code_usage(torch.tensor([0, 4]), 4)
-    with pytest.raises(TypeError, match="integer code indices"):
+    with pytest.raises(TypeError, match="indices must hold integers"):
         vq.code_usage(torch.tensor([0.0, 1.0]), 4)
     with pytest.raises(TypeError, match="K must be an int"):
         vq.code_usage(torch.tensor([0, 1]), 4.0)

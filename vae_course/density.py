@@ -117,6 +117,7 @@ def fit_density(z: torch.Tensor, kind: str, *, n_components: int = 10, seed: int
     validate.finite("z", validate.tensor("z", z, ndim=2))  # a NaN code would fail deep in a Cholesky
     validate.one_of("kind", kind, KINDS)
     validate.positive_int("n_components", n_components)
+    validate.seed("seed", seed)
     validate.non_negative("ridge", ridge)
     minimum = n_components if kind == "mixture" else 2
     if len(z) < minimum:
@@ -129,6 +130,12 @@ def log_prob_grid(density: FittedDensity, xlim: tuple[float, float], ylim: tuple
                   n: int = 100) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """log p(z) of a 2-D ``density`` on an n x n grid over ``xlim`` x ``ylim``, for contour
     plots: returns (Z1, Z2, log_p), each (n, n), ready for ``ax.contour(Z1, Z2, log_p)``."""
+    if not isinstance(density, FittedDensity):
+        raise TypeError(f"density must be a FittedDensity (from fit_density), got {type(density).__name__}")
+    for name, lim in (("xlim", xlim), ("ylim", ylim)):
+        if not (isinstance(lim, Sequence) and len(lim) == 2 and all(isinstance(v, (int, float)) for v in lim)
+                and lim[0] < lim[1]):
+            raise ValueError(f"{name} must be (lo, hi), two numbers with lo < hi, got {lim!r}")
     if density.dim != 2:
         raise ValueError(f"density must be 2-D (use density.marginal(dims)), got D = {density.dim}")
     validate.positive_int("n", n, minimum=2)

@@ -26,6 +26,8 @@ def model_mig(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, n_bins: 
 
 
 def _check_factors(x: torch.Tensor, factors: object) -> None:
+    validate.finite("x", validate.tensor("x", x, ndim=4))
+    validate.integer_tensor("factors", factors, ndim=2)
     if not isinstance(factors, torch.Tensor) or factors.shape[:1] != x.shape[:1]:
         raise ValueError(f"factors must be a tensor with one row per image ({len(x)}), got "
                          f"{getattr(factors, 'shape', type(factors).__name__)}")
@@ -100,6 +102,8 @@ def mean_elbo_terms(model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size
     -(distortion + rate)."""
     validate.vae("model", model, "the ELBO's terms")
     validate.tensor("x", x, ndim=4)
+    validate.seed("seed", seed)
+    validate.positive_int("batch_size", batch_size)
     device = next(model.parameters()).device
     distortion = rate = 0.0
     with torch.random.fork_rng():

@@ -89,23 +89,27 @@ def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss
     return log_w
 
 
-def _check_posterior_sample(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
+def _check_posterior_sample(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                            names: tuple[str, str] = ("mu", "logvar")) -> None:
+    """Check z (M, D) and the posteriors' mu, logvar (K, D), named ``names`` in messages."""
+    name_mu, name_logvar = names
     validate.tensor("z", z, ndim=2)
-    validate.tensor("mu", mu, ndim=2)
-    validate.tensor("logvar", logvar, ndim=2)
-    validate.same_shape(mu=mu, logvar=logvar)
+    validate.tensor(name_mu, mu, ndim=2)
+    validate.tensor(name_logvar, logvar, ndim=2)
+    validate.same_shape(**{name_mu: mu, name_logvar: logvar})
     if z.shape[1] != mu.shape[1]:
-        raise ValueError(f"z and mu must have the same number of latent dimensions D, got z "
-                         f"{tuple(z.shape)} and mu {tuple(mu.shape)}")
+        raise ValueError(f"z and {name_mu} must have the same number of latent dimensions D, got z "
+                         f"{tuple(z.shape)} and {name_mu} {tuple(mu.shape)}")
     if len(z) == 0 or len(mu) == 0:
-        raise ValueError(f"z and mu need at least one row, got z {tuple(z.shape)} and mu {tuple(mu.shape)}")
+        raise ValueError(f"z and {name_mu} need at least one row, got z {tuple(z.shape)} and {name_mu} "
+                         f"{tuple(mu.shape)}")
     # One sum vouches for every entry at once, as it is finite only if each term is, and a finite
     # exp(-logvar) means exp(logvar) > 0 (exp overflows before it underflows to 0); when it is
     # not finite, the checks that name the culprit run (an overflowing sum passes them).
     if not torch.isfinite(z.sum() + mu.sum() + logvar.exp().sum() + logvar.neg().exp().sum()):
         validate.finite("z", z)
-        validate.finite("mu", mu)
-        validate.log_variance("logvar", logvar)  # logvar = -1e4 would turn MI and TC into NaN
+        validate.finite(name_mu, mu)
+        validate.log_variance(name_logvar, logvar)  # logvar = -1e4 would turn MI and TC into NaN
 
 
 def pairwise_log_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -276,8 +280,8 @@ def kl_decomposition_exact(z: torch.Tensor, mu_all: torch.Tensor, logvar_all: to
     the samples, and ``index`` (M,) the data point each row of z was drawn from. Costs an
     (M, N, D) table. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
-    _check_posterior_sample(z, mu_all, logvar_all)
-    validate.tensor("index", index, shape=(len(z),), floating=False)
+    _check_posterior_sample(z, mu_all, logvar_all, ("mu_all", "logvar_all"))
+    validate.integer_tensor("index", index, shape=(len(z),))
     if len(index) and (index.min() < 0 or index.max() >= len(mu_all)):
         raise ValueError(f"index must lie in [0, {len(mu_all) - 1}] (rows of mu_all), got values in "
                          f"[{index.min().item()}, {index.max().item()}]")
@@ -290,6 +294,7 @@ def check_groups(groups: object, latent_dim: int) -> list[list[int]]:
     """``groups`` as a list of lists, after checking that it partitions the latent dimensions
     0..latent_dim-1 (each dimension in exactly one non-empty group), as the hierarchical
     decomposition of Esmaeili et al. (2019) needs; TypeError or ValueError otherwise."""
+    validate.positive_int("latent_dim", latent_dim)
     if not isinstance(groups, (list, tuple)) or not all(isinstance(g, (list, tuple)) and g for g in groups):
         raise TypeError(f"groups must be a list of non-empty lists of latent dimensions, got {groups!r}")
     flat = [d for g in groups for d in g]
@@ -330,8 +335,10 @@ def estimator_bias(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, batc
     ``kl_decomposition`` minus the exact ``kl_decomposition_exact`` of the same
     samples, for each of "mi", "tc", "dwkl" (Chen et al. 2018, section 3). z (N, D) holds one
     sample of q(z|x_n) per data point; mu, logvar (N, D) are the encoder outputs."""
+    _check_posterior_sample(z, mu, logvar)
     validate.positive_int("repeats", repeats)
     validate.positive_int("batch_size", batch_size, minimum=2)
+    validate.one_of("estimator", estimator, ESTIMATORS)
     exact = kl_decomposition_exact(z, mu, logvar, torch.arange(len(z)), reduction="none")
     bias = dict.fromkeys(TERMS, 0.0)
     for _ in range(repeats):

@@ -103,7 +103,11 @@ def flow_matching_loss(seed: int = 0) -> train.LossFn:
 
     def loss_fn(model: nn.Module | Velocity, batch: train.Batch,
                 step: int) -> tuple[torch.Tensor, dict]:
-        z = batch if isinstance(batch, torch.Tensor) else batch[0]
+        z = _points("batch", batch if isinstance(batch, torch.Tensor) else batch[0])
+        if not callable(model):
+            raise TypeError(f"model must be a velocity field v(x, t) (a VelocityMLP), got {type(model).__name__}")
+        if isinstance(model, nn.Module):
+            validate.module_input("batch", z, model)
         training = getattr(model, "training", True)
         g = generator if training else torch.Generator().manual_seed(seed + 1)
         t = torch.rand(len(z), generator=g).to(z)
@@ -307,9 +311,10 @@ def fit(codes: torch.Tensor, steps: int, *, eval_codes: torch.Tensor | None = No
     left alone); ``progress`` shows a text progress bar. Returns the network, in eval mode, and
     the training ``History``.
     """
-    _points("codes", codes)
+    validate.same_dtype("codes", _points("codes", codes), torch.float32, "the VelocityMLP's weights")
     if eval_codes is not None:
-        _points("eval_codes", eval_codes, codes.shape[1])
+        validate.same_dtype("eval_codes", _points("eval_codes", eval_codes, codes.shape[1]), torch.float32,
+                            "the VelocityMLP's weights")
     validate.positive_int("steps", steps)
     validate.positive_int("batch_size", batch_size)
     validate.seed("seed", seed)

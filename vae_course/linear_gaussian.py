@@ -33,6 +33,14 @@ def _cholesky(name: str, cov: torch.Tensor) -> torch.Tensor:
     return chol
 
 
+def _square(name: str, m: object) -> torch.Tensor:
+    """Check that ``m`` is a (d, d) or (B, d, d) floating tensor with d >= 1."""
+    validate.tensor(name, m, ndim=(2, 3))
+    if m.shape[-1] != m.shape[-2] or m.shape[-1] == 0:
+        raise ValueError(f"{name} must be square, (d, d) or (B, d, d) with d >= 1, got {tuple(m.shape)}")
+    return m
+
+
 def _common_dtype(*tensors: torch.Tensor) -> list[torch.Tensor]:
     """The tensors cast to their promoted dtype (float32 with float64 -> float64), so that mixed
     inputs compute in the more precise type instead of failing inside torch."""
@@ -93,8 +101,7 @@ def sample_gaussian(mean: torch.Tensor, cov: torch.Tensor, n: int,
 
 def gaussian_entropy(cov: torch.Tensor) -> torch.Tensor:
     """H[N(m, cov)] = 1/2 [d (1 + log 2 pi) + log det cov]; cov (d, d) -> () or (B, d, d) -> (B,)."""
-    validate.tensor("cov", cov, ndim=(2, 3))
-    d = cov.shape[-1]
+    d = _square("cov", cov).shape[-1]
     return 0.5 * (d * (1 + LOG_2PI) + _logdet(_cholesky("cov", cov)))
 
 
@@ -120,7 +127,7 @@ def cov_from_tril(raw: torch.Tensor) -> torch.Tensor:
     """A positive-definite covariance L L^T from an unconstrained (..., d, d) tensor: L keeps
     ``raw``'s strict lower triangle and exponentiates its diagonal, so any ``raw`` is valid
     (the parameterisation used to optimise a full-covariance q by gradient ascent)."""
-    validate.tensor("raw", raw, ndim=(2, 3))
+    _square("raw", raw)
     chol = raw.tril(-1) + torch.diag_embed(raw.diagonal(dim1=-2, dim2=-1).exp())
     return chol @ chol.transpose(-1, -2)
 
@@ -149,6 +156,9 @@ class LinearGaussian:
         """A model with W ~ N(0, 1) entries and b ~ N(0, 1), seeded (float64 by default)."""
         validate.positive_int("D", D)
         validate.positive_int("d", d)
+        validate.seed("seed", seed)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, got {dtype!r}")
         g = torch.Generator().manual_seed(seed)
         return cls(torch.randn(D, d, generator=g, dtype=dtype), torch.randn(D, generator=g, dtype=dtype), sigma2)
 

@@ -32,9 +32,14 @@ Batch = torch.Tensor | tuple[torch.Tensor, ...]
 LossFn = Callable[[nn.Module, Batch, int], tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]]
 
 
-def _batch_images(batch: Batch) -> torch.Tensor:
-    """The images of a batch given as a tensor or as an (x, y, ...) tuple."""
-    return batch if isinstance(batch, torch.Tensor) else batch[0]
+def _batch_images(batch: Batch, model: nn.Module) -> torch.Tensor:
+    """The images of a batch given as a tensor or as an (x, y, ...) tuple, checked non-empty,
+    finite and of the model's ``image_shape`` (when it has one) under the name the loss was
+    given them by, ``batch``."""
+    x = batch if isinstance(batch, torch.Tensor) else batch[0]
+    shape = getattr(model, "image_shape", None)
+    validate.tensor("batch", x, shape=None if shape is None else (None, *shape))
+    return validate.finite("batch", validate.not_empty("batch", x))
 
 
 def elbo_terms(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -75,7 +80,7 @@ def vae_loss(beta: float = 1.0, warmup_steps: int = 0,
     validate.positive_int("warmup_steps", warmup_steps, minimum=0)
 
     def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = _batch_images(batch)
+        x = _batch_images(batch, model)
         terms = elbo_terms(model, transform(x) if transform is not None else x)
         loss = -(terms["rec"] - beta_at(step, beta, warmup_steps) * terms["kl"]).mean()
         return loss, {name: value.mean().detach() for name, value in terms.items()}
@@ -95,6 +100,7 @@ def conditional_elbo_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -
     Kingma et al. 2014, whose bound for a labelled pair is this ELBO + log p(y). This is that
     relaxation: with p_theta(z | y) the KL term would be KL(q_phi(z | x, y) || p_theta(z | y)).
     """
+    validate.vae("model", model, "the conditional ELBO")
     validate.not_empty("x", validate.tensor("x", x, ndim=4))
     x_params, mu, logvar, _ = model(x, y)
     rec = model.log_px_given_z(x, x_params)
@@ -140,7 +146,7 @@ def _split_kl_loss(kl_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     elbo (as ``vae_loss`` does, so every model is measured alike) and every term.
     """
     def loss_fn(model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = _batch_images(batch)
+        x = _batch_images(batch, model)
         validate.vae("model", model, "a KL-split loss")
         validate.not_empty("x", x)
         x_params, mu, logvar, z = model(x)

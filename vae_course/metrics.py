@@ -74,6 +74,12 @@ def discretize(codes: np.ndarray, n_bins: int = 20) -> np.ndarray:
     """Bin each column of ``codes`` (N, D) into ``n_bins`` equal-width bins spanning its range
     [min, max]: integer bin indices in [0, n_bins) of shape (N, D) (a constant column falls in
     a single bin)."""
+    if not isinstance(codes, np.ndarray):
+        raise TypeError(f"codes must be a numpy array (use .numpy() on a tensor), got {type(codes).__name__}")
+    if codes.ndim != 2 or len(codes) == 0:
+        raise ValueError(f"codes must be a non-empty 2-D array (N, D), got shape {codes.shape}")
+    if not np.isfinite(codes).all():
+        raise ValueError(f"codes must be finite, got {int((~np.isfinite(codes)).sum())} NaN or infinite values")
     _check_n_bins(n_bins)
     out = np.empty(codes.shape, dtype=np.int64)
     for d, column in enumerate(codes.T):  # one histogram per code dimension

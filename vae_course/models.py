@@ -33,7 +33,7 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     """Fully connected layers ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between them
     (none after the last layer)."""
-    if len(sizes) < 2 or not all(isinstance(s, int) and s > 0 for s in sizes):
+    if len(validate.positive_ints("sizes", sizes)) < 2:
         raise ValueError(f"sizes must list at least two positive ints, got {list(sizes)}")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -50,7 +50,7 @@ class MLPEncoder(nn.Module):
         super().__init__()
         self.image_shape = validate.image_shape("image_shape", image_shape)
         validate.positive_int("out_dim", out_dim)
-        self.net = mlp([math.prod(self.image_shape), *hidden, out_dim])
+        self.net = mlp([math.prod(self.image_shape), *validate.positive_ints("hidden", hidden), out_dim])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         validate.module_input("x", x, self)
@@ -65,7 +65,7 @@ class MLPDecoder(nn.Module):
         super().__init__()
         self.image_shape = validate.image_shape("image_shape", image_shape)
         self.latent_dim = validate.positive_int("latent_dim", latent_dim)
-        self.net = mlp([latent_dim, *hidden, math.prod(self.image_shape)])
+        self.net = mlp([latent_dim, *validate.positive_ints("hidden", hidden), math.prod(self.image_shape)])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         validate.module_input("z", z, self)
@@ -81,9 +81,10 @@ class ConvEncoder(nn.Module):
         super().__init__()
         self.image_shape = validate.image_shape("image_shape", image_shape)
         validate.positive_int("out_dim", out_dim)
+        validate.positive_int("hidden", hidden)
         layers: list[nn.Module] = []
         c_in = self.image_shape[0]
-        for c_out in channels:
+        for c_out in validate.positive_ints("channels", channels):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.ReLU()]
             c_in = c_out
         self.conv = nn.Sequential(*layers, nn.Flatten())
@@ -106,6 +107,9 @@ class ConvDecoder(nn.Module):
         super().__init__()
         self.image_shape = validate.image_shape("image_shape", image_shape)
         self.latent_dim = validate.positive_int("latent_dim", latent_dim)
+        validate.positive_int("hidden", hidden)
+        if not validate.positive_ints("channels", channels):
+            raise ValueError("channels must list at least one width, got ()")
         scale = 2 ** len(channels)
         self.start = (channels[0], -(-self.image_shape[1] // scale), -(-self.image_shape[2] // scale))
         self.head = nn.Sequential(mlp([latent_dim, hidden, math.prod(self.start)]), nn.ReLU())
@@ -240,6 +244,7 @@ class VAE(nn.Module):
     def mean_image(self, x_params: torch.Tensor) -> torch.Tensor:
         """E[x | z] in [0, 1] from decoder parameters: sigmoid of the logits (Bernoulli), the
         continuous Bernoulli's mean, or the Gaussian mean."""
+        validate.tensor("x_params", x_params)
         if self.likelihood == "bernoulli":
             return torch.sigmoid(x_params)
         if self.likelihood == "continuous_bernoulli":
@@ -316,6 +321,7 @@ class ConditionalVAE(VAE):
         image_shape = validate.image_shape("image_shape", image_shape)
         validate.positive_int("latent_dim", latent_dim)
         validate.positive_int("n_classes", n_classes)
+        hidden = validate.positive_ints("hidden", hidden)
         encoder = mlp([math.prod(image_shape) + n_classes, *hidden, 2 * latent_dim])
         decoder = MLPDecoder(latent_dim + n_classes, image_shape, tuple(hidden)[::-1])
         super().__init__(encoder, decoder, latent_dim, image_shape, likelihood, sigma2)
@@ -351,6 +357,7 @@ class ConditionalVAE(VAE):
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One image (B, C, H, W) in [0, 1] per requested label (B,): z ~ N(0, I), then E[x | z, y]."""
+        validate.integer_tensor("labels", labels, ndim=1)
         device = next(self.parameters()).device
         z = torch.randn(len(labels), self.latent_dim, generator=generator).to(device)
         return self.mean_image(self.decode(z, labels))
@@ -360,7 +367,8 @@ class ConditionalVAE(VAE):
 def encode_all(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
     """The parameters (mu, logvar) of q_phi(z|x_n) for every image of ``x`` (N, C, H, W),
     each (N, D), computed in batches in evaluation mode and returned on the CPU."""
-    validate.tensor("x", x, ndim=4)
+    validate.module("model", model)
+    validate.not_empty("x", validate.tensor("x", x, ndim=4))
     validate.module_input("x", x, model)
     validate.positive_int("batch_size", batch_size)
     device = next(model.parameters()).device

@@ -16,6 +16,7 @@ from vae_course import validate
 def mse_per_example(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Mean squared error of each example: (1/P) sum_p (x_hat_p - x_p)^2, shape (B,) for
     inputs (B, ...) with P values per example."""
+    validate.tensor("x_hat", x_hat)
     validate.tensor("x", x, ndim=range(2, 6))
     validate.same_shape(x_hat=x_hat, x=x)
     return (x_hat - x).pow(2).flatten(1).mean(1)
@@ -157,6 +158,8 @@ def total_probability(log_p: Callable[[torch.Tensor], torch.Tensor], support: st
     2 * nodes - 1 in each coordinate), so keep P small: it evaluates nodes^P points. Returns a
     float64 scalar tensor.
     """
+    if not callable(log_p):
+        raise TypeError(f"log_p must be a function x -> log p(x), got {type(log_p).__name__}")
     validate.one_of("support", support, SUPPORTS)
     validate.positive_int("pixels", pixels)
     validate.positive_int("nodes", nodes)

@@ -50,7 +50,7 @@ def fit_pca(x: torch.Tensor, k: int) -> PCA:
     V^T and the variances are S^2 / (N - 1) (the eigenvalues of the sample covariance
     X_c^T X_c / (N - 1)); the ratio divides by the sum of all of them, the total variance.
     """
-    x = flatten("x", x)
+    x = validate.finite("x", flatten("x", x))
     validate.positive_int("k", k)
     n, p = x.shape
     if k > min(n, p):
@@ -63,7 +63,9 @@ def fit_pca(x: torch.Tensor, k: int) -> PCA:
 
 
 def _check_fits(pca: PCA, x: torch.Tensor) -> torch.Tensor:
-    flat = flatten("x", x)
+    if not isinstance(pca, PCA):
+        raise TypeError(f"pca must be a fitted PCA (from fit_pca), got {type(pca).__name__}")
+    flat = validate.same_dtype("x", flatten("x", x), pca.mean.dtype, "the fitted PCA")
     if flat.shape[1] != pca.mean.shape[0]:
         raise ValueError(f"x has {flat.shape[1]} values per sample but the PCA was fitted on "
                          f"{pca.mean.shape[0]}; got x of shape {tuple(x.shape)}")
@@ -92,8 +94,8 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor, degrees: bool = True) -> 
     (k,), smallest first, in degrees (``degrees=True``, the default) or radians. All angles 0
     means the same subspace; 90 means orthogonal directions.
     """
-    validate.tensor("a", a, ndim=2)
-    validate.tensor("b", b, ndim=2)
+    validate.finite("a", validate.tensor("a", a, ndim=2))
+    validate.finite("b", validate.tensor("b", b, ndim=2))
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b must have the same number of rows P, got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.shape[1] > b.shape[1] or b.shape[1] > b.shape[0]:
@@ -127,6 +129,7 @@ class LinearAutoencoder(nn.Module):
         self.b = nn.Parameter(torch.zeros(P))
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        validate.module_input("x", x, self)
         flat = flatten("x", x)
         if flat.shape[1] != self.b.shape[0]:
             raise ValueError(f"x must have P = {self.b.shape[0]} values per sample, got shape {tuple(x.shape)}")
@@ -138,6 +141,7 @@ class LinearAutoencoder(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstructions W_d z + b, shape (N, P)."""
+        validate.module_input("z", z, self)
         validate.tensor("z", z, shape=(None, self.W_d.shape[1]))
         return z @ self.W_d.T + self.b
 
@@ -151,6 +155,8 @@ def reconstruction_loss(model: nn.Module, batch: torch.Tensor | tuple[torch.Tens
     """Loss for ``train.fit``: the mean squared error (1/(B P)) sum (x_hat - x)^2 of
     ``model(x)``, where ``batch`` is x or a tuple (x, labels, ...). Logs it as ``mse``."""
     x = batch if isinstance(batch, torch.Tensor) else batch[0]
+    validate.module("model", model)
+    validate.tensor("batch", validate.module_input("batch", x, model), ndim=(2, 4))
     mse = (model(x) - x).pow(2).mean()
     return mse, {"mse": mse}
 
@@ -159,6 +165,7 @@ def to_images(vectors: torch.Tensor, image_shape: tuple[int, ...]) -> torch.Tens
     """Directions (k, P) as images (k, *image_shape) in [0, 1] for ``plots.show_images``:
     0.5 + v / (2 max|v|) per row, so grey is 0, light positive and dark negative."""
     validate.tensor("vectors", vectors, ndim=2)
+    image_shape = validate.positive_ints("image_shape", image_shape)
     if vectors.shape[1] != math.prod(image_shape):
         raise ValueError(f"vectors must have prod(image_shape) = {math.prod(image_shape)} columns, "
                          f"got shape {tuple(vectors.shape)}")

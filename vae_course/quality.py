@@ -47,6 +47,8 @@ WEIGHT_DECAY = 1e-4
 
 def _images(name: str, x: torch.Tensor, classifier: nn.Module | None = None) -> torch.Tensor:
     """Grey images (N, 1, H, W), finite, in [0, 1], of the classifier's dtype (float32)."""
+    if classifier is not None:
+        validate.module("classifier", classifier)
     validate.not_empty(name, validate.tensor(name, x, ndim=4))
     if x.shape[1] != 1:
         raise ValueError(f"{name} must be grey images (N, 1, H, W), got shape {tuple(x.shape)}")
@@ -356,6 +358,11 @@ def memorisation(samples: torch.Tensor, train: torch.Tensor, held_out: torch.Ten
     validate.probability("quantile", quantile)
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile}")
-    tau = torch.quantile(nearest_distances(held_out, train), quantile).item()
-    share = (nearest_distances(samples, train) < tau).double().mean().item()
+    items = {"samples": _flat("samples", samples), "train": _flat("train", train),
+             "held_out": _flat("held_out", held_out)}
+    sizes = {name: item.shape[1] for name, item in items.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"samples, train and held_out must hold items of one size, got {sizes} values per item")
+    tau = torch.quantile(nearest_distances(items["held_out"], items["train"]), quantile).item()
+    share = (nearest_distances(items["samples"], items["train"]) < tau).double().mean().item()
     return {"share": share, "threshold": tau}

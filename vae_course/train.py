@@ -85,9 +85,34 @@ def _as_tuple(data: Batch, name: str) -> tuple[torch.Tensor, ...]:
 
 
 def _check_data_dtype(name: str, tensors: tuple[torch.Tensor, ...], model: nn.Module) -> None:
-    """float64 images (``torch.from_numpy`` gives them) into float32 weights: say so now."""
+    """float64 images (``torch.from_numpy`` gives them) into float32 weights, or a NaN in the
+    data: say so now."""
+    for i, t in enumerate(tensors):
+        if t.is_floating_point():
+            validate.finite(name if len(tensors) == 1 else f"{name}[{i}]", t)
     if tensors[0].is_floating_point():
         validate.module_input(name if len(tensors) == 1 else f"{name}[0]", tensors[0], model)
+
+
+def _check_like(eval_tensors: tuple[torch.Tensor, ...], tensors: tuple[torch.Tensor, ...]) -> None:
+    """eval_data must hold what train_data holds: as many tensors, each with the same shape past
+    the first dimension and floating where train_data's is (the loss sees both)."""
+    def kinds(ts):
+        return [(tuple(t.shape[1:]), "float" if t.is_floating_point() else "int") for t in ts]
+    if kinds(eval_tensors) != kinds(tensors):
+        raise ValueError(f"eval_data must hold examples like train_data's, got (shape past N, kind) "
+                         f"{kinds(eval_tensors)} for eval_data and {kinds(tensors)} for train_data")
+
+
+def _check_options(model: object, lr: object, optimizer: object, eval_every: object, history: object) -> None:
+    """The arguments of ``fit`` that are not data or counts, checked before any work."""
+    validate.module("model", model)
+    validate.non_negative("lr", lr)
+    for name, value, kind in (("optimizer", optimizer, torch.optim.Optimizer), ("history", history, History)):
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(f"{name} must be None or a {kind.__module__}.{kind.__name__}, got {type(value).__name__}")
+    if eval_every is not None:
+        validate.positive_int("eval_every", eval_every)
 
 
 def _unpack(batch: tuple[torch.Tensor, ...]) -> Batch:
@@ -153,7 +178,9 @@ def _check_fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, eval_data: 
                          f"pass batch_size <= {len(tensors[0])} (batch_size={len(tensors[0])} trains full-batch)")
     _check_data_dtype("train_data", tensors, model)
     if eval_data is not None:
-        _check_data_dtype("eval_data", _as_tuple(eval_data, "eval_data"), model)
+        eval_tensors = _as_tuple(eval_data, "eval_data")
+        _check_like(eval_tensors, tensors)
+        _check_data_dtype("eval_data", eval_tensors, model)
     return tensors, counts
 
 
@@ -168,6 +195,17 @@ def _update(model: nn.Module, loss_fn: LossFn, batch: Batch, step: int, optimize
     if scheduler is not None:
         scheduler.step()
     return values
+
+
+def _first_update(*args) -> dict[str, float]:
+    """``_update`` on the first batch, before any weight has changed: a ValueError or TypeError
+    from the loss there names train_data, what the learner passed (not only the loss's own names)."""
+    try:
+        return _update(*args)
+    except (ValueError, TypeError) as error:
+        if type(error) not in (ValueError, TypeError):
+            raise
+        raise type(error)(f"loss_fn(model, batch, step) failed on the first batch of train_data: {error}") from error
 
 
 def _record(log: dict[str, list[float]], steps: list[int], step: int, values: Mapping[str, float]) -> None:
@@ -198,6 +236,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
             goes back to the device it came on when training ends, so that a notebook's
             tensors, built on the CPU, and its models always meet on one device.
     """
+    _check_options(model, lr, optimizer, eval_every, history)
     tensors, counts = _check_fit(model, loss_fn, train_data, eval_data, lr_schedule, steps=steps,
                                  batch_size=batch_size, log_every=log_every, seed=seed)
     steps, batch_size, log_every, seed = (counts[k] for k in ("steps", "batch_size", "log_every", "seed"))
@@ -218,8 +257,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train_data: Batch, *, steps: int,
         for step, batch in zip(bar, minibatches(tensors, batch_size, seed)):
             if governor is not None:
                 governor.step(step - start)
-            values = _update(model, loss_fn, _unpack(tuple(t.to(device) for t in batch)), step,
-                             optimizer, scheduler)
+            update = _first_update if step == start else _update
+            values = update(model, loss_fn, _unpack(tuple(t.to(device) for t in batch)), step,
+                            optimizer, scheduler)
             if step % log_every == 0 or step == last:
                 _record(history.train, history.steps, step, values)
                 bar.set_postfix(loss=f"{values['loss']:.4g}")

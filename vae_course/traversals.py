@@ -15,6 +15,8 @@ def latent_traversal(model: nn.Module, z0: torch.Tensor, dim: int, values: torch
     """Decode z0 with latent dimension ``dim`` swept over ``values``: image k is
     E[x | z = z0 with z0[dim] = values[k]], shape (len(values), C, H, W) in [0, 1]
     (Higgins et al. 2017, figure 1). ``z0`` is (D,), ``values`` is (V,)."""
+    validate.module("model", model)
+    validate.module_input("z0", z0, model)
     validate.tensor("z0", z0, ndim=1)
     validate.tensor("values", values, ndim=1)
     if not (isinstance(dim, int) and 0 <= dim < len(z0)):
@@ -29,6 +31,10 @@ def traversal_rows(model: nn.Module, z0: torch.Tensor, dims: Sequence[int],
                    values: torch.Tensor) -> list[torch.Tensor]:
     """One ``latent_traversal`` per latent dimension in ``dims``: a list of (V, C, H, W)
     batches, ready for ``plots.show_rows``."""
+    validate.tensor("z0", z0, ndim=1)
+    if not isinstance(dims, Sequence) or not all(validate.is_int(d) and 0 <= d < len(z0) for d in dims):
+        raise ValueError(f"dims must be a list of latent dimensions, ints in [0, {len(z0) - 1}] for z0 of shape "
+                         f"{tuple(z0.shape)}, got {dims!r}")
     return [latent_traversal(model, z0, d, values) for d in dims]
 
 

@@ -32,6 +32,41 @@ def tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = None,
     return x
 
 
+def integer_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = None,
+                   shape: Sequence[int | None] | None = None) -> torch.Tensor:
+    """Check that ``x`` is a tensor of integers (indices, labels: not float, bool or complex)."""
+    tensor(name, x, ndim=ndim, shape=shape, floating=False)
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integers (e.g. int64), got dtype {x.dtype}")
+    return x
+
+
+def same_dtype(name: str, x: torch.Tensor, dtype: torch.dtype, what: str) -> torch.Tensor:
+    """Check that ``x`` has the dtype of ``what`` (the codebook, a fitted PCA), which torch
+    would otherwise refuse deep inside a matrix product."""
+    if x.dtype != dtype:
+        raise TypeError(f"{name} must have the dtype of {what}, {dtype}, got {x.dtype}: convert it with "
+                        f"{name}.to({dtype})")
+    return x
+
+
+def module(name: str, model: object) -> torch.nn.Module:
+    """Check that ``model`` is a ``torch.nn.Module`` (a model, a classifier)."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (a model), got {type(model).__name__}")
+    return model
+
+
+def positive_ints(name: str, values: object) -> tuple[int, ...]:
+    """Check that ``values`` is a sequence (list, tuple) of positive ints, such as layer widths;
+    return it as a tuple."""
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise TypeError(f"{name} must be a list or tuple of positive ints, got {type(values).__name__} {values!r}")
+    if not all(is_int(v) and v > 0 for v in values):
+        raise ValueError(f"{name} must hold positive ints, got {list(values)}")
+    return tuple(int(v) for v in values)
+
+
 def image_shape(name: str, shape: Sequence[int]) -> tuple[int, int, int]:
     """Check that ``shape`` is an image shape (C, H, W) of positive ints; return it as a tuple."""
     if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):

@@ -23,15 +23,8 @@ from vae_course.models import evaluating
 from vae_course.objectives import log_bernoulli
 
 
-def _indices(name: str, indices: torch.Tensor, ndim: int | None = None) -> torch.Tensor:
-    validate.tensor(name, indices, ndim=ndim, floating=False)
-    if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer code indices, got dtype {indices.dtype}")
-    return indices
-
-
 def _codebook(codebook: torch.Tensor) -> torch.Tensor:
-    return validate.tensor("codebook", codebook, ndim=2)
+    return validate.not_empty("codebook", validate.tensor("codebook", codebook, ndim=2))
 
 
 def nearest_code(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,6 +35,7 @@ def nearest_code(z_e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tenso
     """
     _codebook(codebook)
     validate.tensor("z_e", z_e, shape=(None, codebook.shape[1]))
+    validate.same_dtype("z_e", z_e, codebook.dtype, "the codebook")
     distances = (z_e.pow(2).sum(1, keepdim=True) - 2 * z_e @ codebook.T
                  + codebook.pow(2).sum(1))
     indices = distances.argmin(1)
@@ -52,14 +46,19 @@ def straight_through(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     """The straight-through estimator z_e + sg[z_q - z_e]: its value is z_q, its gradient with
     respect to z_e is the identity (the decoder's gradient is copied to the encoder) and it
     passes no gradient to z_q. Bengio et al. 2013; van den Oord et al. 2017, section 3.2."""
-    validate.same_shape(z_e=z_e, z_q=z_q)
+    _pair(z_e, z_q)
     return z_e + (z_q - z_e).detach()
+
+
+def _pair(z_e: torch.Tensor, z_q: torch.Tensor, ndim: Sequence[int] | None = None) -> None:
+    """Check z_e and z_q: floating tensors of one shape (and a rank in ``ndim``)."""
+    validate.tensor("z_e", z_e, ndim=ndim)
+    validate.tensor("z_q", z_q)
+    validate.same_shape(z_e=z_e, z_q=z_q)
 
 
 def _squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     # summed over each example's values and averaged over the batch, like a summed log-likelihood
-    validate.tensor("z_e", a, ndim=range(2, 5))
-    validate.same_shape(z_e=a, z_q=b)
     return (a - b).pow(2).flatten(1).sum(1).mean()
 
 
@@ -67,6 +66,7 @@ def codebook_loss(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     """The codebook loss ||sg[z_e] - e||^2: moves the chosen codes towards the encoder outputs
     and nothing else. z_e, z_q (B, ...) -> scalar, summed per example and averaged over B.
     van den Oord et al. 2017, eq. 3, second term."""
+    _pair(z_e, z_q, ndim=range(2, 5))
     return _squared_error(z_e.detach(), z_q)
 
 
@@ -74,23 +74,30 @@ def commitment_loss(z_e: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     """The commitment loss ||z_e - sg[e]||^2 (weighted by beta in the objective): keeps the
     encoder committed to its codes and moves nothing else. z_e, z_q (B, ...) -> scalar.
     van den Oord et al. 2017, eq. 3, third term."""
+    _pair(z_e, z_q, ndim=range(2, 5))
     return _squared_error(z_e, z_q.detach())
+
+
+def _codes_in_range(name: str, indices: object, K: int) -> torch.Tensor:
+    """Check that ``indices`` is a non-empty integer tensor with values in [0, K)."""
+    validate.integer_tensor(name, indices)
+    if indices.numel() == 0 or indices.min() < 0 or indices.max() >= K:
+        raise ValueError(f"{name} must be non-empty with values in [0, {K}), got "
+                         f"shape {tuple(indices.shape)}" + (f" and range [{int(indices.min())}, "
+                         f"{int(indices.max())}]" if indices.numel() else ""))
+    return indices
 
 
 def code_usage(indices: torch.Tensor, K: int) -> torch.Tensor:
     """The fraction of positions assigned to each code, p_k = #{n: k_n = k} / N, shape (K,),
     for ``indices`` of any shape with values in [0, K)."""
     validate.positive_int("K", K)
-    _indices("indices", indices)
-    if indices.numel() == 0 or indices.min() < 0 or indices.max() >= K:
-        raise ValueError(f"indices must be non-empty with values in [0, {K}), got "
-                         f"shape {tuple(indices.shape)}" + (f" and range [{int(indices.min())}, "
-                         f"{int(indices.max())}]" if indices.numel() else ""))
+    _codes_in_range("indices", indices, K)
     return torch.bincount(indices.flatten(), minlength=K).float() / indices.numel()
 
 
 def _usage(usage: torch.Tensor) -> torch.Tensor:
-    validate.tensor("usage", usage, ndim=1)
+    validate.not_empty("usage", validate.tensor("usage", usage, ndim=1))
     if usage.min() < 0 or abs(float(usage.sum()) - 1) > 1e-4:
         raise ValueError(f"usage must be non-negative and sum to 1, got sum {float(usage.sum()):.6g}")
     return usage
@@ -131,6 +138,8 @@ def usage_checkpoints(loss_fn: Callable, x: torch.Tensor,
     read in eval mode (no codebook update, no randomness), so training is the same as without
     the wrapper; held-out evaluations (eval mode) record nothing.
     """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function loss_fn(model, batch, step), got {type(loss_fn).__name__}")
     validate.positive_int("every", every)
     validate.tensor("x", x, ndim=4)
     record: dict[int, torch.Tensor] = {}
@@ -144,6 +153,16 @@ def usage_checkpoints(loss_fn: Callable, x: torch.Tensor,
     return wrapped, record
 
 
+def _ema_state(state: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check the EMA state {"counts": (K,), "sums": (K, D)} (floating); return (counts, sums)."""
+    if not isinstance(state, dict) or not {"counts", "sums"} <= state.keys():
+        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise TypeError(f"state must be a dict with 'counts' (K,) and 'sums' (K, D), got {keys}")
+    sums = validate.tensor("state['sums']", state["sums"], ndim=2)
+    counts = validate.tensor("state['counts']", state["counts"], shape=(len(sums),))
+    return counts, sums
+
+
 def ema_codebook_update(state: dict[str, torch.Tensor], z_e: torch.Tensor, indices: torch.Tensor,
                         decay: float, eps: float = 1e-5) -> torch.Tensor:
     """The exponential-moving-average codebook update (van den Oord et al. 2017, appendix A.1):
@@ -154,8 +173,15 @@ def ema_codebook_update(state: dict[str, torch.Tensor], z_e: torch.Tensor, indic
     Returns the new codebook (K, D). Each e_k becomes a running mean of its assigned z_e: a
     k-means step, with no learning rate and no codebook loss.
     """
+    counts, sums = _ema_state(state)
+    validate.tensor("z_e", z_e, ndim=2)
+    if z_e.shape[1] != sums.shape[1]:
+        raise ValueError(f"z_e (N, D) and state['sums'] (K, D) must have the same D, got z_e {tuple(z_e.shape)} "
+                         f"and state['sums'] {tuple(sums.shape)}")
+    validate.integer_tensor("indices", indices, shape=(len(z_e),))
+    _codes_in_range("indices", indices, len(counts))
     validate.probability("decay", decay)
-    counts, sums = state["counts"], state["sums"]
+    validate.non_negative("eps", eps)
     one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z_e.dtype)  # (N, K)
     counts.mul_(decay).add_(one_hot.sum(0), alpha=1 - decay)
     sums.mul_(decay).add_(one_hot.T @ z_e, alpha=1 - decay)
@@ -171,7 +197,9 @@ def restart_dead_codes(codebook: torch.Tensor, counts: torch.Tensor, z_e: torch.
     from z_e (N, D), where the data is, so it can win assignments again. Returns the indices of
     the moved codes. (Codebook resets as in Dhariwal et al. 2020, Jukebox, and Zeghidour et al. 2021.)"""
     _codebook(codebook)
-    validate.tensor("z_e", z_e, shape=(None, codebook.shape[1]))
+    validate.tensor("counts", counts, shape=(len(codebook),), floating=False)
+    validate.not_empty("z_e", validate.tensor("z_e", z_e, shape=(None, codebook.shape[1])))
+    validate.non_negative("threshold", threshold)
     dead = (counts < threshold).nonzero().flatten()
     if len(dead):
         pick = torch.randint(len(z_e), (len(dead),), generator=generator).to(z_e.device)
@@ -188,10 +216,18 @@ def fit_categorical_prior(indices: torch.Tensor, K: int, alpha: float = 0.0) -> 
     """
     validate.positive_int("K", K)
     validate.non_negative("alpha", alpha)
-    _indices("indices", indices, ndim=3)
-    code_usage(indices, K)  # validates the range
+    validate.integer_tensor("indices", indices, ndim=3)
+    _codes_in_range("indices", indices, K)
     counts = torch.nn.functional.one_hot(indices, K).sum(0).double() + alpha
     return (counts / counts.sum(-1, keepdim=True)).float()
+
+
+def _probs(probs: object) -> torch.Tensor:
+    """Check probs (h, w, K): finite, non-negative probabilities."""
+    validate.finite("probs", validate.tensor("probs", probs, ndim=3))
+    if probs.numel() and probs.min() < 0:
+        raise ValueError(f"probs must be >= 0, got a minimum of {probs.min().item():.4g}")
+    return probs
 
 
 def sample_categorical_prior(probs: torch.Tensor, n: int,
@@ -200,7 +236,7 @@ def sample_categorical_prior(probs: torch.Tensor, n: int,
 
     probs (h, w, K) -> indices (n, h, w) int64.
     """
-    validate.tensor("probs", probs, ndim=3)
+    _probs(probs)
     validate.positive_int("n", n)
     h, w, K = probs.shape
     flat = torch.multinomial(probs.reshape(h * w, K).cpu(), n, replacement=True, generator=generator)
@@ -211,11 +247,10 @@ def categorical_log_prob(probs: torch.Tensor, indices: torch.Tensor) -> torch.Te
     """log p(k) = sum_ij log probs[i, j, k_ij] in nats under the independent prior, (B,), for
     probs (h, w, K) and code maps indices (B, h, w) with values in [0, K). -inf where a code has
     probability 0 (fit with ``alpha > 0`` to score held-out maps)."""
-    validate.tensor("probs", probs, ndim=3)
+    _probs(probs)
     h, w, K = probs.shape
-    _indices("indices", indices)
-    validate.tensor("indices", indices, shape=(None, h, w), floating=False)
-    code_usage(indices, K)  # validates the range
+    validate.integer_tensor("indices", indices, shape=(None, h, w))
+    _codes_in_range("indices", indices, K)
     log_p = torch.log(probs).reshape(h * w, K)
     return log_p.gather(1, indices.reshape(len(indices), h * w).T.to(probs.device)).sum(0)
 
@@ -231,6 +266,7 @@ def jittered_codes(model: nn.Module, x: torch.Tensor, copies: int, sigma: float,
     training map's exact choice (the decoder maps near codes to near patches). ``model`` is a
     ``VQVAE``; sigma = 0 gives ``copies`` copies of ``model.codes(x)``.
     """
+    _vqvae("model", model)
     validate.positive_int("copies", copies)
     validate.non_negative("sigma", sigma)
     with torch.no_grad():
@@ -259,14 +295,18 @@ def vqvae_elbo(model: nn.Module, x: torch.Tensor, log_prior: Callable[[torch.Ten
     log-probability of binary images. Returns (B,) tensors "log p(x|k)", "log p(k)" and "elbo",
     in nats. van den Oord et al. 2017, section 3.1.
     """
-    validate.tensor("x", x, ndim=4)
+    _vqvae("model", model)
+    validate.module_input("x", x, model)
+    validate.not_empty("x", validate.tensor("x", x, ndim=4))
+    if not callable(log_prior):
+        raise TypeError(f"log_prior must be a function of code maps (B, h, w) -> (B,), got {type(log_prior).__name__}")
     if ((x != 0) & (x != 1)).any():
         raise ValueError("x must be binary images (0/1 pixels), e.g. data.binarize(x): the Bernoulli "
                          "decoder is a probability of binary images only")
     if codes is None:
         codes = model.codes(x)
     validate.tensor("codes", codes, shape=(len(x), *model.code_shape), floating=False)
-    code_usage(codes, model.quantizer.K)  # integer codes in [0, K)
+    _codes_in_range("codes", codes, model.quantizer.K)
     log_px = log_bernoulli(x, model.decoder(model.quantizer.codebook[codes].permute(0, 3, 1, 2))).flatten(1).sum(1)
     log_pk = log_prior(codes)
     return {"log p(x|k)": log_px, "log p(k)": log_pk, "elbo": log_px + log_pk}
@@ -284,6 +324,8 @@ def prior_table(model: nn.Module, x: torch.Tensor, codes: torch.Tensor,
     ``log_priors`` maps a prior's name to its log p(k) (code maps (B, h, w) -> (B,)). The decoder
     term is the same for every prior, so two priors' bounds differ by their NLLs' difference.
     """
+    if not isinstance(log_priors, dict):
+        raise TypeError(f"log_priors must be a dict {{name: log_prior}}, got {type(log_priors).__name__}")
     table = {}
     for name, log_prior in log_priors.items():
         bound = vqvae_elbo(model, x, log_prior, codes=codes)
@@ -292,6 +334,11 @@ def prior_table(model: nn.Module, x: torch.Tensor, codes: torch.Tensor,
                        "log p(k*)": bound["log p(k)"].mean().item(),
                        "bound": bound["elbo"].mean().item()}
     return table
+
+
+def _vqvae(name: str, model: object) -> None:
+    if not isinstance(model, VQVAE):
+        raise TypeError(f"{name} must be a vq.VQVAE, got {type(model).__name__}")
 
 
 def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], tuple]:
@@ -303,7 +350,11 @@ def vqvae_loss(beta: float = 0.25) -> Callable[[nn.Module, torch.Tensor, int], t
     validate.non_negative("beta", beta)
 
     def loss_fn(model: nn.Module, batch, step: int):
+        _vqvae("model", model)
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        validate.module_input("batch", x, model)
+        validate.tensor("batch", x, shape=(None, *model.image_shape))
+        validate.unit_interval("batch", validate.not_empty("batch", x))
         out = model.quantize(model.encoder(x))
         recon = -log_bernoulli(x, model.decoder(out.z_q)).flatten(1).sum(1).mean()
         loss = recon + out.codebook_loss + beta * out.commitment_loss
@@ -407,7 +458,8 @@ class VQVAE(nn.Module):
                  width: int = 64, ema_decay: float | None = None, restart_every: int | None = None):
         super().__init__()
         self.image_shape = validate.image_shape("image_shape", image_shape)
-        validate.positive_int("downsample", downsample)
+        for name, value in (("D", D), ("downsample", downsample), ("width", width)):
+            validate.positive_int(name, value)
         scale = 2 ** downsample
         if self.image_shape[1] % scale or self.image_shape[2] % scale:
             raise ValueError(f"image height and width must be multiples of 2**downsample = {scale}, "
@@ -419,6 +471,7 @@ class VQVAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The continuous encoder output z_e (B, D, h, w) of images x (B, C, H, W)."""
+        validate.module_input("x", x, self)
         validate.tensor("x", x, shape=(None, *self.image_shape))
         return self.encoder(x)
 
@@ -428,11 +481,14 @@ class VQVAE(nn.Module):
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], (B, C, H, W), from quantized maps z_q (B, D, h, w)."""
+        validate.module_input("z_q", z_q, self)
+        validate.tensor("z_q", z_q, shape=(None, self.quantizer.D, None, None))
         return torch.sigmoid(self.decoder(z_q))
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] from code maps (B, h, w): look the codes up, then decode."""
-        validate.tensor("indices", indices, shape=(None, *self.code_shape), floating=False)
+        validate.integer_tensor("indices", indices, shape=(None, *self.code_shape))
+        _codes_in_range("indices", indices, self.quantizer.K)
         return self.decode(self.quantizer.codebook[indices].permute(0, 3, 1, 2))
 
     @torch.no_grad()
