@@ -25,9 +25,9 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import (corruption, density, diagnostics, disentangle, estimators, flow, gradients,
-                        linear_gaussian, losses, metrics, models, objectives, pca, quality, train, traversals,
-                        validate, vq)
+from vae_course import (corruption, density, diagnostics, disentangle, estimators, factorvae, flow,
+                        gradients, linear_gaussian, losses, metrics, models, objectives, pca, quality,
+                        sprites, train, traversals, validate, vq)
 
 PACKAGE = Path(vq.__file__).resolve().parent
 
@@ -153,6 +153,14 @@ def _ema_state_mutations() -> list:
             ("counts shape", {"counts": torch.ones(3), "sums": sums}, True),
             ("sums shape", {"counts": torch.ones(4), "sums": torch.zeros(4, 3)}, True),
             ("int counts", {"counts": torch.ones(4, dtype=torch.long), "sums": sums}, True)]
+
+
+def _codes() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(24, 3))
+
+
+def _levels() -> np.ndarray:
+    return np.stack([np.arange(24) % 2, np.arange(24) // 2 % 3], 1)
 
 
 def _lin_vel(x, t):
@@ -371,6 +379,30 @@ CASES = [
     Case("diagnostics.kl_per_dimension", diagnostics.kl_per_dimension, lambda: {"model": _vae(), "x": _images()}),
     Case("diagnostics.active_units", diagnostics.active_units,
          lambda: {"model": _vae(), "x": _images(), "threshold": 0.01}),
+    Case("diagnostics.exact_kl_terms", diagnostics.exact_kl_terms,
+         lambda: {"model": _vae(), "x": _images(6), "n_samples": 4, "seed": 0, "chunk": 2}),
+    Case("traversals.response_curves", traversals.response_curves,
+         lambda: {"mu": torch.randn(6, 2, generator=_g()), "factors": torch.tensor([[0, 1], [1, 0], [2, 1]] * 2),
+                  "k": 0},
+         accepted=("k:zero",)),  # factor 0 exists
+    Case("sprites.index_of", sprites.index_of,
+         lambda: {"factors": torch.tensor([[0, 1, 0, 1, 0], [1, 0, 1, 0, 1]]), "levels": (1, 0, 1, 0, 1)}),
+    # the other disentanglement metrics and FactorVAE
+    Case("metrics.dci", metrics.dci, lambda: {"codes": _codes(), "factors": _levels(), "n_trees": 3,
+                                              "train_fraction": 0.5, "seed": 0}),
+    Case("metrics.sap", metrics.sap, lambda: {"codes": _codes(), "factors": _levels(), "n_bins": 4,
+                                              "train_fraction": 0.5, "seed": 0}),
+    Case("metrics.factorvae_score", metrics.factorvae_score,
+         lambda: {"codes": _codes(), "factors": _levels(), "n_votes": 10, "batch_size": 4, "min_std": 0.05,
+                  "seed": 0}),
+    Case("metrics.least_variance_latent", metrics.least_variance_latent,
+         lambda: {"codes": _codes()[:4], "std": np.ones(3), "min_std": 0.05}),
+    Case("metrics.dci_from_importance", metrics.dci_from_importance,
+         lambda: {"importance": np.array([[0.5, 0.1], [0.2, 0.7], [0.0, 0.1]])}),
+    Case("factorvae.permute_dims", factorvae.permute_dims, lambda: {"z": torch.randn(6, 3, generator=_g())}),
+    Case("factorvae.tc_estimate", factorvae.tc_estimate,
+         lambda: {"discriminator": factorvae.Discriminator(3), "z": torch.randn(6, 3, generator=_g())}),
+    Case("factorvae.factorvae_loss", factorvae.factorvae_loss, lambda: {"latent_dim": 3, "gamma": 6.0}),
     # objectives
     Case("objectives.mse_per_example", objectives.mse_per_example,
          lambda: {"x_hat": _images(), "x": _images(seed=1)}),

@@ -56,8 +56,8 @@ def tc_estimate(discriminator: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """The density-ratio estimate of the total correlation from samples z (B, D) of q(z):
     TC ~ (1/B) sum_b log D(z_b) / (1 - D(z_b)) = (1/B) sum_b logit_b, in nats; exact in the limit
     of an optimal discriminator and many samples. A scalar tensor, differentiable in z."""
-    validate.tensor("z", z, ndim=2)
-    validate.not_empty("z", z)
+    validate.module("discriminator", discriminator)
+    validate.not_empty("z", validate.module_input("z", validate.tensor("z", z, ndim=2), discriminator))
     return discriminator(z).mean()
 
 

@@ -414,6 +414,11 @@ def sap(codes: np.ndarray, factors: np.ndarray, n_bins: int = 20, train_fraction
     return float((top[0] - top[1]).mean())
 
 
+def _check_min_std(min_std: float) -> None:
+    if validate.non_negative("min_std", min_std) == 0:
+        raise ValueError("min_std must be > 0 (a latent of std 0 would divide 0 by 0), got 0")
+
+
 def least_variance_latent(codes: np.ndarray, std: np.ndarray, min_std: float = 0.05) -> int:
     """One vote of the FactorVAE score: for codes (L, D) of a batch in which one factor is fixed,
     and each latent's std s_j over the whole data set (D,), the latent
@@ -423,6 +428,14 @@ def least_variance_latent(codes: np.ndarray, std: np.ndarray, min_std: float = 0
     (population variance over the L rows; ties to the smallest j), -1 when no latent has
     s_j >= ``min_std``. Dividing by s_j makes latents of different scales comparable; leaving the
     collapsed ones out keeps 0 / 0 out (Kim and Mnih 2018, section 4; disentanglement_lib)."""
+    for name, arr, ndim in (("codes", codes, 2), ("std", std, 1)):
+        if not isinstance(arr, np.ndarray) or arr.ndim != ndim:
+            raise TypeError(f"{name} must be a {ndim}-D numpy array, got "
+                            f"{type(arr).__name__} of shape {getattr(arr, 'shape', None)}")
+    if std.shape != codes.shape[1:]:
+        raise ValueError(f"std must have shape ({codes.shape[1]},), one per latent of codes "
+                         f"{codes.shape}, got {std.shape}")
+    _check_min_std(min_std)
     active = std >= min_std
     if not active.any():
         return -1
@@ -443,8 +456,7 @@ def factorvae_votes(codes: np.ndarray, factors: np.ndarray, n_votes: int = 1000,
     _check_metric_input(codes, factors, seed)
     validate.positive_int("n_votes", n_votes)
     validate.positive_int("batch_size", batch_size, minimum=2)
-    if validate.non_negative("min_std", min_std) == 0:
-        raise ValueError("min_std must be > 0 (a latent of std 0 would divide 0 by 0), got 0")
+    _check_min_std(min_std)
     std = codes.std(0)
     rng = np.random.default_rng(seed)
     ks = rng.integers(0, factors.shape[1], n_votes)

@@ -179,7 +179,9 @@ def make(n: int | None = 10_000, *, seed: int = 0, grid: bool = False,
 def index_of(factors: torch.Tensor, levels: Sequence[int]) -> int:
     """The row of ``factors`` (N, 5) whose factor indices equal ``levels`` (5 ints), e.g. a
     central, mid-sized sprite of the factorial set for traversals; ValueError if none does."""
-    validate.tensor("factors", factors, ndim=2, floating=False)
+    validate.integer_tensor("factors", factors, ndim=2)
+    if len(factors) and factors.min() < 0:
+        raise ValueError(f"factors must hold factor indices >= 0, got a minimum of {int(factors.min())}")
     if not isinstance(levels, (tuple, list)) or len(levels) != factors.shape[1]:
         raise ValueError(f"levels must be {factors.shape[1]} factor indices, got {levels!r}")
     hits = (factors == torch.tensor(levels, dtype=factors.dtype)).all(1).nonzero()

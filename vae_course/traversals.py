@@ -46,7 +46,7 @@ def response_curves(mu: torch.Tensor, factors: torch.Tensor, k: int) -> torch.Te
 
     A latent that carries factor k rises or falls with l; the others stay flat."""
     validate.tensor("mu", mu, ndim=2)
-    validate.tensor("factors", factors, shape=(len(mu), None), floating=False)
+    validate.integer_tensor("factors", factors, shape=(len(mu), None))
     if not (isinstance(k, int) and 0 <= k < factors.shape[1]):
         raise ValueError(f"k must be a factor index in [0, {factors.shape[1] - 1}], got {k!r}")
     level = factors[:, k].long()
