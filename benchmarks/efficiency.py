@@ -15,14 +15,18 @@ HFVAE), Adam's update, and Python's own time per operation.
 
 What stops a step from reaching the matrix-product rate is then measured in two parts: the same
 matrix products replayed alone, with the step's shapes (small matrices run below the 2048 rate),
-and the rest of the step, the uncounted work above. Timings vary with other programs on the
-machine: the load average is printed beside them; measure on an otherwise idle machine.
+and the rest of the step, the uncounted work above; and, within it, the time spent in the
+course's argument checks (``vae_course.validate``) during the steps. Timings vary with other
+programs on the machine: the load average is printed beside them; measure on an otherwise idle
+machine.
 
 Run: python benchmarks/efficiency.py [--threads N] [--rounds 7] [--block 10]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import itertools
 import os
 import platform
@@ -33,7 +37,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from vae_course import estimators, models, recipe, threads, train
+from vae_course import estimators, models, recipe, threads, train, validate
 
 MATMUL_SIZE = 2048
 N_SPRITES = 11_520  # the factorial set the recipe trains on
@@ -161,6 +165,48 @@ def interleaved_seconds(calls: dict[str, Callable[[], None]], rounds: int,
     return times
 
 
+@contextlib.contextmanager
+def timed_checks() -> dict[str, float]:
+    """Inside the block, every function of ``vae_course.validate`` adds the seconds of its
+    outermost calls (a check calling another check counts once) to the dict yielded."""
+    spent, depth = {"seconds": 0.0}, [0]
+    originals = {name: f for name, f in vars(validate).items()
+                 if inspect.isfunction(f) and f.__module__ == validate.__name__}
+
+    def timing(f):
+        def wrapper(*args, **kwargs):
+            depth[0] += 1
+            start = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    spent["seconds"] += time.perf_counter() - start
+        return wrapper
+
+    for name, f in originals.items():
+        setattr(validate, name, timing(f))
+    try:
+        yield spent
+    finally:
+        for name, f in originals.items():
+            setattr(validate, name, f)
+
+
+def checks_share(steps: dict[str, Callable[[], None]], n: int) -> dict[str, float]:
+    """For each method, the share of ``n`` training steps' wall-clock time spent in the argument
+    checks of ``vae_course.validate`` (the timer's own overhead counts as step time)."""
+    shares = {}
+    for method, step in steps.items():
+        with timed_checks() as spent:
+            start = time.perf_counter()
+            for _ in range(n):
+                step()
+            shares[method] = spent["seconds"] / (time.perf_counter() - start)
+    return shares
+
+
 def machine() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one) and its core count."""
     name = platform.processor() or platform.machine()
@@ -211,6 +257,9 @@ def main() -> None:
     print("| part | ms | share of the beta-VAE step |\n|---|---|---|")
     for name in parts:
         print(f"| {name} | {1e3 * med(t[name]):.2f} | {med(t[name]) / med(t[recipe.METHODS[0]]):.0%} |")
+    shares = checks_share(steps, args.rounds * args.block)
+    print("\nargument checks (vae_course.validate) during the steps: " + ", ".join(
+        f"{method} {share:.1%}" for method, share in shares.items()) + " of the step's time")
 
 
 if __name__ == "__main__":

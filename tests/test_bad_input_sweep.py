@@ -642,3 +642,12 @@ if __name__ == "__main__":
             result, detail = outcome(case, arg, value, due)
             if result != "good":
                 print(f"{result:6s} {case.name}({arg}: {name}): {detail[:160]}")
+
+
+def test_finite_is_one_cheap_sum_unless_it_overflows_or_finds_a_nan():
+    """validate.finite runs on every training batch: a sum first; a sum that overflows with every
+    entry finite still passes, and a NaN or inf is still named with its count and first index."""
+    big = torch.full((4,), 3e38)
+    assert torch.isinf(big.sum()) and validate.finite("big", big) is big
+    with pytest.raises(ValueError, match=r"x must be finite, but 2 of 6 entries are NaN or inf \(the first at index \[0, 1\]\)"):
+        validate.finite("x", torch.tensor([[0.0, math.nan, 1.0], [math.inf, 2.0, 3.0]]))

@@ -43,3 +43,33 @@ def test_replayed_products_do_exactly_the_counted_flops():
     with FlopCounterMode(display=False) as counter:
         efficiency.replayed_matmuls(calls)()
     assert counter.get_total_flops() == efficiency.counted_flops(calls)["step"]
+
+
+def test_timed_checks_count_each_outermost_check_once_and_restore_validate():
+    """The checks' timer wraps every function of vae_course.validate while the block runs (a
+    check that calls another counts once), and puts the originals back after."""
+    from vae_course import validate
+    original = validate.integer_tensor
+    with efficiency.timed_checks() as spent:
+        assert validate.integer_tensor is not original
+        validate.integer_tensor("i", torch.arange(3))  # calls validate.tensor inside
+        once = spent["seconds"]
+        assert once > 0
+        with_error = 0
+        try:
+            validate.integer_tensor("i", torch.rand(3))
+        except TypeError:
+            with_error = spent["seconds"] - once
+        assert with_error > 0  # a check that raises is timed too
+    assert validate.integer_tensor is original
+
+
+def test_checks_share_is_a_fraction_of_the_steps():
+    from vae_course import validate
+
+    def step():
+        validate.tensor("x", torch.zeros(3))
+        sum(range(20_000))  # work outside the checks
+
+    shares = efficiency.checks_share({"toy": step}, 5)
+    assert 0 < shares["toy"] < 1
