@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import (comparison, disentangle, estimators, losses, models, objectives, recipe,
-                        rotated_twin, traversals)
+from vae_course import (comparison, disentangle, estimators, losses, metrics, models, objectives,
+                        recipe, rotated_twin, traversals)
 
 N, M, D = 50, 5, 4
 GROUPS = [[0, 2], [1], [3]]
@@ -481,6 +481,10 @@ def test_other_metrics_are_reproducible_and_in_range():
     assert first == disentangle.other_metrics(model, tiny.x, tiny.factors)
     assert set(first) == {"dci_d", "dci_c", "dci_i", "sap", "factorvae_score"}
     assert all(0 <= v <= 1 for v in first.values()), first
+    mu = models.encode_all(model, tiny.x)[0].double().numpy()
+    few = metrics.dci(mu, tiny.factors.numpy(), n_trees=3)  # the forests' size is passed on
+    fewer = disentangle.other_metrics(model, tiny.x, tiny.factors, n_trees=3)
+    assert (fewer["dci_d"], fewer["dci_c"]) == (few["disentanglement"], few["completeness"])
     with pytest.raises(ValueError, match="factors"):
         disentangle.other_metrics(model, tiny.x, tiny.factors[:3])
 

@@ -80,16 +80,17 @@ def sprites_scores(model: nn.Module, sprites, n_samples: int = 10_000) -> dict[s
             "mig_binned": scores["mig_binned"], **mean_elbo_terms(model, sprites.x), **held}
 
 
-def other_metrics(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, seed: int = 0) -> dict[str, float]:
+def other_metrics(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, seed: int = 0,
+                  n_trees: int = 50) -> dict[str, float]:
     """The three other views of disentanglement (Locatello et al. 2019 report them beside the MIG)
     on a model's posterior means mu(x) against the factor indices ``factors`` (N, K) of the images
     x: "dci_d", "dci_c", "dci_i" (``metrics.dci``: disentanglement, completeness, informativeness),
     "sap" (``metrics.sap``) and "factorvae_score" (``metrics.factorvae_score``), each seeded by
-    ``seed``."""
+    ``seed``; DCI's forests have ``n_trees`` trees each."""
     _check_factors(x, factors)
     mu, _ = encode_all(model, x)
     codes, f = mu.double().numpy(), factors.cpu().numpy()
-    dci = metrics.dci(codes, f, seed=seed)
+    dci = metrics.dci(codes, f, n_trees=n_trees, seed=seed)
     return {"dci_d": dci["disentanglement"], "dci_c": dci["completeness"], "dci_i": dci["informativeness"],
             "sap": metrics.sap(codes, f, seed=seed), "factorvae_score": metrics.factorvae_score(codes, f, seed=seed)}
 

@@ -17,7 +17,7 @@ written atomically; notebooks 09, 10 and 13 then reuse what 08 trained instead o
 again. A file whose key does not match, or that cannot be read, is ignored and overwritten.
 
 Which models each notebook trains is listed once, in ``notebook_models``, built from the
-constants the notebooks themselves use (``BETA_SWEEP``, ``BETA_VAE``, ``BETA_TC``, ``GAMMA``,
+constants the notebooks themselves use (``BETA_SWEEP``, ``TC_SWEEP``, ``BETA_VAE``, ``BETA_TC``, ``GAMMA``,
 ``comparison_seeds``): ``python3 -m vae_course prepare`` trains that list ahead of time.
 """
 from __future__ import annotations
@@ -37,6 +37,7 @@ METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE")
 _TRAINING_CODE = ("recipe", *model_cache.TRAINING_CODE)
 
 BETA_SWEEP = (1.0, 2.0, 4.0, 8.0)  # notebook 08's beta-VAEs (seed 0), the curve 09 and 10 draw
+TC_SWEEP = (2.0, 4.0, 8.0)         # notebook 09's beta-TCVAEs (seed 0) beside the sweep (+ BETA_TC)
 BETA_VAE = 4.0                     # the beta-VAE that notebooks 09, 10 and 13 compare with
 BETA_TC = 6.0                      # beta-TCVAE's weight on the TC, HFVAE's on the between-group TC
 GAMMA = 1.0                        # HFVAE's weight on the within-group TC
@@ -93,7 +94,8 @@ def notebook_models(notebook: int) -> list[SpritesModel]:
     pairs = [SpritesModel(method, beta, seed) for seed in seeds
              for method, beta in (("beta-VAE", BETA_VAE), ("beta-TCVAE", BETA_TC))]
     hfvae = [SpritesModel("HFVAE", BETA_TC, seed) for seed in seeds]
-    lists = {8: sweep, 9: pairs + sweep, 10: hfvae + pairs + sweep,
+    tc_sweep = [SpritesModel("beta-TCVAE", beta) for beta in TC_SWEEP]
+    lists = {8: sweep, 9: pairs + sweep + tc_sweep, 10: hfvae + pairs + sweep,
              13: [SpritesModel("beta-VAE", BETA_VAE), SpritesModel("beta-TCVAE", BETA_TC),
                   SpritesModel("HFVAE", BETA_TC)]}
     return list(dict.fromkeys(lists.get(notebook, [])))  # each once, in order
