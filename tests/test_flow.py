@@ -203,6 +203,22 @@ def test_fit_is_deterministic_and_leaves_the_global_random_state_alone():
     assert not model.training and history.steps == [0, 10, 20, 29]
 
 
+def test_fit_with_ema_returns_the_moving_average_of_the_weights():
+    codes = mixture_1d().sample(300, generator=13)
+    last, _ = flow.fit(codes, 30, hidden=16, depth=1, seed=0, progress=False)
+    averaged, _ = flow.fit(codes, 30, hidden=16, depth=1, seed=0, ema=0.9, progress=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        init = flow.VelocityMLP(1, 16, 1)
+    # theta_ema after n steps = 0.9^n theta_0 + sum_k 0.1 0.9^(n-k) theta_k: between the two ends
+    for p, a, p0 in zip(last.parameters(), averaged.parameters(), init.parameters()):
+        assert not torch.equal(a, p) and not torch.equal(a, p0)
+    # same training path, so a decay near 0 gives back the last weights
+    nearly_last, _ = flow.fit(codes, 30, hidden=16, depth=1, seed=0, ema=1e-9, progress=False)
+    assert all(torch.allclose(p, q, atol=1e-6)
+               for p, q in zip(last.parameters(), nearly_last.parameters()))
+
+
 def test_a_trained_network_approaches_the_exact_field():
     mixture = mixture_1d()
     model, history = flow.fit(mixture.sample(2000, generator=13), 1000, hidden=64, depth=2, lr=3e-3,
@@ -250,6 +266,7 @@ Z, E = torch.zeros(2, 3), torch.zeros(2, 3)
     (lambda: flow.fit(torch.zeros(4, 2), 2, eval_codes=torch.zeros(3, 5)), ValueError,
      "eval_codes"),
     (lambda: flow.fit(torch.zeros(4, 2, dtype=torch.int64), 2), TypeError, "floating-point"),
+    (lambda: flow.fit(torch.zeros(4, 2), 2, ema=1.0), ValueError, r"ema must be None or a decay"),
     (lambda: flow.empirical_velocity(torch.zeros(4, 2))(torch.zeros(1, 2), 1.0), ValueError,
      "singular at t = 1"),
     (lambda: flow.mixture_velocity(torch.zeros(3)), TypeError, "FittedDensity"),

@@ -303,13 +303,17 @@ def empirical_velocity(codes: torch.Tensor) -> Velocity:
 
 def fit(codes: torch.Tensor, steps: int, *, eval_codes: torch.Tensor | None = None,
         hidden: int = 256, depth: int = 3, lr: float = 1e-3, batch_size: int = 256, seed: int = 0,
-        desc: str = "flow prior", progress: bool = True) -> tuple[VelocityMLP, train.History]:
+        ema: float | None = None, desc: str = "flow prior",
+        progress: bool = True) -> tuple[VelocityMLP, train.History]:
     """Fit a ``VelocityMLP`` to codes (N, D) by flow matching (``flow_matching_loss``) for
     ``steps`` minibatches of ``batch_size`` (at most N) with Adam at learning rate ``lr`` and a
     cosine decay, through ``train.fit``; ``eval_codes`` (M, D) are scored along the way.
     Initialisation, minibatches, t and eps all come from ``seed`` (the global random state is
-    left alone); ``progress`` shows a text progress bar. Returns the network, in eval mode, and
-    the training ``History``.
+    left alone); ``progress`` shows a text progress bar. ``ema`` = a decay gamma in (0, 1): the
+    network returned holds the exponential moving average of the weights after each step,
+    theta_ema <- gamma theta_ema + (1 - gamma) theta (as for diffusion models, Ho et al. 2020);
+    ``None``: the last weights. Returns the network, in eval mode, and the training ``History``
+    (of the trained weights).
     """
     validate.same_dtype("codes", _points("codes", codes), torch.float32, "the VelocityMLP's weights")
     if eval_codes is not None:
@@ -318,11 +322,24 @@ def fit(codes: torch.Tensor, steps: int, *, eval_codes: torch.Tensor | None = No
     validate.positive_int("steps", steps)
     validate.positive_int("batch_size", batch_size)
     validate.seed("seed", seed)
+    if ema is not None and not (isinstance(ema, float) and 0 < ema < 1):
+        raise ValueError(f"ema must be None or a decay in (0, 1), got {ema!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = VelocityMLP(codes.shape[1], hidden, depth)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    average = [p.detach().clone() for p in model.parameters()] if ema is not None else None
+    if average is not None:
+        def update(*_: object) -> None:  # after every optimiser step
+            for a, p in zip(average, model.parameters()):
+                a.lerp_(p.detach().to(a.device), 1 - ema)
+        optimizer.register_step_post_hook(update)
     history = train.fit(model, flow_matching_loss(seed), codes.detach(), steps=steps,
-                        eval_data=None if eval_codes is None else eval_codes.detach(), lr=lr,
-                        batch_size=min(batch_size, len(codes)), lr_schedule="cosine", seed=seed,
-                        desc=desc, progress=progress)
+                        eval_data=None if eval_codes is None else eval_codes.detach(),
+                        optimizer=optimizer, batch_size=min(batch_size, len(codes)),
+                        lr_schedule="cosine", seed=seed, desc=desc, progress=progress)
+    if average is not None:
+        with torch.no_grad():
+            for a, p in zip(average, model.parameters()):
+                p.copy_(a.to(p.device))
     return model.eval(), history
