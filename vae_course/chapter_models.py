@@ -1,0 +1,123 @@
+"""The networks a chapter notebook trains outside the sprites recipe and notebook 13's line-up,
+described once (``SETTINGS``), so that the notebook and ``python3 -m vae_course prepare`` train
+the same ones, each from its own seed, into the one model cache (``model_cache``).
+
+Notebook 07: a convolutional VAE with a learned Gaussian variance on the grey 8x8 ``digits``;
+an MLP VAE (D = 16, hidden 512-256, Bernoulli decoder, KL warm-up) and its 2-D twin on
+dynamically binarized MNIST (``digits`` in quick mode or without MNIST); the autoencoder
+(grey images, squared error) that the VAE's samples are compared with. Each is built and
+trained after ``torch.manual_seed(seed)``, so a model loaded from the cache is the one a fresh
+run trains; its training history is kept beside it, so the notebook reads the same either way.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+from vae_course import config, corruption, data, losses, model_cache, models, train, validate
+from vae_course.losses import LossFn
+from vae_course.train import History
+
+# What decides each network's weights (JSON-able), by notebook and name; "steps" is
+# (full, quick) and "data" names a training set of ``training_data``.
+SETTINGS: dict[int, dict[str, dict]] = {7: {
+    "Gaussian conv VAE": dict(data="grey digits", D=8, steps=(1500, 100), lr=5e-3,
+                              schedule=None, seed=0),
+    "VAE": dict(data="binarized", D=16, hidden=(512, 256), warmup=1000, steps=(5000, 300),
+                lr=2e-3, schedule="cosine", eval=2000, seed=0),
+    "2-D VAE": dict(data="binarized", D=2, hidden=(512, 256), warmup=500, steps=(2500, 200),
+                    lr=2e-3, schedule="cosine", seed=0),
+    "autoencoder": dict(data="grey", D=16, hidden=(512, 256), steps=(5000, 300), lr=2e-3,
+                        schedule="cosine", seed=0),
+}}
+# The code that decides what these networks learn, beyond model_cache.TRAINING_CODE.
+_CODE = (*model_cache.TRAINING_CODE, "corruption", "data", "chapter_models")
+
+
+def notebook_networks(notebook: int) -> list[str]:
+    """The networks notebook ``notebook`` trains through this module (none for most)."""
+    validate.positive_int("notebook", notebook, minimum=0)
+    return list(SETTINGS.get(notebook, {}))
+
+
+def mnist_or_digits() -> tuple[str, data.Dataset, data.Dataset, torch.Tensor]:
+    """Notebook 07's data: ("mnist" or "digits", train set, test set, test images binarized
+    once with seed 0). MNIST when it is on disk and quick mode is off, else ``digits``."""
+    name = "mnist" if data.mnist_available() and not config.quick_mode() else "digits"
+    train_set, test_set = data.load_dataset(name, "train"), data.load_dataset(name, "test")
+    return name, train_set, test_set, data.binarize(test_set.x, torch.Generator().manual_seed(0))
+
+
+def training_data(notebook: int, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The images (N, C, H, W) network ``name`` of ``notebook`` trains on, and its held-out
+    images (or None when it logs none)."""
+    _check(notebook, name)
+    settings = SETTINGS[notebook][name]
+    if settings["data"] == "grey digits":
+        return data.load_digits("train").x, None
+    _, train_set, _, x_test = mnist_or_digits()
+    return train_set.x, x_test[:settings["eval"]] if "eval" in settings else None
+
+
+def build(notebook: int, name: str, image_shape: tuple[int, ...]) -> tuple[nn.Module, LossFn]:
+    """The untrained network ``name`` of ``notebook`` for images of ``image_shape`` (C, H, W),
+    and its training loss: -ELBO per example (``losses.vae_loss``, binarizing the batch when
+    its data is "binarized") or the squared error per pixel (``corruption``, no noise)."""
+    _check(notebook, name)
+    s = SETTINGS[notebook][name]
+    if name == "Gaussian conv VAE":
+        gauss = models.VAE.build("conv", image_shape, s["D"], likelihood="gaussian")
+        return gauss, losses.vae_loss()
+    if name == "autoencoder":
+        ae = models.Autoencoder(models.MLPEncoder(image_shape, s["D"], s["hidden"]),
+                                models.MLPDecoder(s["D"], image_shape, s["hidden"][::-1]))
+        return ae, corruption.denoising_loss_fn("gaussian", 0.0)
+    vae = models.VAE.build("mlp", image_shape, s["D"], hidden=s["hidden"])
+    return vae, losses.vae_loss(warmup_steps=s["warmup"], transform=data.binarize)
+
+
+def _check(notebook: int, name: str) -> None:
+    validate.one_of("notebook", notebook, list(SETTINGS))
+    validate.one_of("name", name, list(SETTINGS[notebook]))
+
+
+def _locate(notebook: int, name: str, x: torch.Tensor, x_eval: torch.Tensor | None):
+    settings = SETTINGS[notebook][name]
+    described = {"notebook": notebook, "network": name, **settings,
+                 "steps": config.pick(*settings["steps"])}
+    tensors = [x] if x_eval is None else [x, x_eval]
+    key = model_cache.cache_key(described, tensors, model_cache.module_sources(_CODE))
+    slug = "".join(c for c in name if c.isalnum() or c == "-")
+    return key, model_cache.cache_path(f"nb{notebook:02d}-{slug}-seed{settings['seed']}", key)
+
+
+def is_cached(notebook: int, name: str) -> bool:
+    """True when the cache holds network ``name`` of ``notebook`` trained on today's data."""
+    key, path = _locate(notebook, name, *training_data(notebook, name))
+    return model_cache.load(path, key) is not None
+
+
+def train_network(notebook: int, name: str, *, progress: bool = True
+                  ) -> tuple[nn.Module, History, dict]:
+    """Train (or load from the cache) network ``name`` of ``notebook`` on ``training_data``.
+    Returns (model in eval mode, its training history, info): ``info`` has "seconds" (training
+    time), "cached" and "path" (its file in the cache)."""
+    x, x_eval = training_data(notebook, name)
+    settings = SETTINGS[notebook][name]
+    torch.manual_seed(settings["seed"])
+    model, loss_fn = build(notebook, name, tuple(x.shape[1:]))
+    key, path = _locate(notebook, name, x, x_eval)
+    saved = model_cache.load(path, key, model)
+    if saved is not None:
+        info = {"seconds": saved["seconds"], "cached": True, "path": path}
+        return model.eval(), History.from_dict(saved["history"]), info
+    start = time.perf_counter()
+    history = train.fit(model, loss_fn, x, steps=config.pick(*settings["steps"]), eval_data=x_eval,
+                        lr=settings["lr"], lr_schedule=settings["schedule"], seed=settings["seed"],
+                        desc=name, progress=progress)
+    seconds = time.perf_counter() - start
+    if not history.interrupted:
+        model_cache.save(path, key, model, seconds=seconds, history=history.to_dict())
+    return model.eval(), history, {"seconds": seconds, "cached": False, "path": path}
