@@ -1,20 +1,24 @@
-"""Notebook 07's networks (chapter_models): each trained from its own seed, so a cached one is
-what a fresh run trains; loaded with its history when its key matches, retrained when not."""
+"""Notebooks 07's and 12's networks (chapter_models): each trained from its own seed, so a cached
+one is what a fresh run trains; loaded with its history (and 12's code-usage record) when its key
+matches, retrained when not."""
 import pytest
 import torch
 
 from vae_course import chapter_models, train
 
 NAMES = chapter_models.notebook_networks(7)
+NETWORKS = [(nn, name) for nn in (7, 12) for name in chapter_models.notebook_networks(nn)]
 
 
 @pytest.fixture
 def short(tmp_path, monkeypatch):
-    """A fresh cache in quick mode, three steps per network, and the train.fit calls."""
+    """A fresh cache in quick mode, three steps per network of 07 and 24 of 12 (a checkpoint
+    every 2), and the train.fit calls."""
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
     monkeypatch.setenv("VAE_COURSE_QUICK", "1")
-    for settings in chapter_models.SETTINGS[7].values():
-        monkeypatch.setitem(settings, "steps", (3, 3))
+    for nn, steps in [(7, 3), (12, 24)]:
+        for settings in chapter_models.SETTINGS[nn].values():
+            monkeypatch.setitem(settings, "steps", (steps, steps))
     calls, real = [], train.fit
     monkeypatch.setattr(chapter_models.train, "fit",
                         lambda *a, **k: calls.append(k["desc"]) or real(*a, **k))
@@ -25,17 +29,27 @@ def weights(model):
     return torch.cat([t.detach().float().flatten() for t in model.state_dict().values()])
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_a_network_is_trained_once_then_loaded_with_its_history(short, name):
+@pytest.mark.parametrize("nn, name", NETWORKS)
+def test_a_network_is_trained_once_then_loaded_with_its_history(short, nn, name):
     _, calls = short
-    assert not chapter_models.is_cached(7, name)
-    model, history, info = chapter_models.train_network(7, name, progress=False)
+    assert not chapter_models.is_cached(nn, name)
+    model, history, info = chapter_models.train_network(nn, name, progress=False)
     assert not info["cached"] and info["path"].exists() and history.steps
-    assert chapter_models.is_cached(7, name) and calls == [name]
+    assert chapter_models.is_cached(nn, name) and calls == [name]
     torch.manual_seed(123)  # the global stream does not matter: each network seeds itself
-    again, history2, info2 = chapter_models.train_network(7, name, progress=False)
+    again, history2, info2 = chapter_models.train_network(nn, name, progress=False)
     assert info2["cached"] and calls == [name] and torch.equal(weights(model), weights(again))
     assert history2.to_dict() == history.to_dict()
+    assert ("used" in info) == ("used" in info2) == (nn == 12)
+
+
+@pytest.mark.parametrize("name", chapter_models.notebook_networks(12))
+def test_a_vq_vae_keeps_its_code_usage_record(short, name):
+    _, _, info = chapter_models.train_network(12, name, progress=False)
+    _, _, loaded = chapter_models.train_network(12, name, progress=False)
+    assert list(info["used"]) == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24]
+    assert all(torch.equal(info["used"][s], loaded["used"][s]) for s in info["used"])
+    assert all(used.shape == (128,) and used.dtype == torch.bool for used in info["used"].values())
 
 
 def test_the_vae_logs_held_out_terms_for_its_curves(short):
@@ -77,6 +91,8 @@ def test_bad_network_is_rejected_before_training(short, args, match):
     assert short[1] == []
 
 
-def test_notebook_07_lists_its_four_networks():
+def test_notebooks_07_and_12_list_their_networks():
     assert NAMES == ["Gaussian conv VAE", "VAE", "2-D VAE", "autoencoder"]
+    assert chapter_models.notebook_networks(12) == ["VQ-VAE", "VQ-VAE + restarts",
+                                                    "VQ-VAE, EMA codebook"]
     assert chapter_models.notebook_networks(13) == [] and chapter_models.notebook_networks(8) == []

@@ -8,6 +8,11 @@ dynamically binarized MNIST (``digits`` in quick mode or without MNIST); the aut
 (grey images, squared error) that the VAE's samples are compared with. Each is built and
 trained after ``torch.manual_seed(seed)``, so a model loaded from the cache is the one a fresh
 run trains; its training history is kept beside it, so the notebook reads the same either way.
+
+Notebook 12: three VQ-VAEs on the grey ``digits`` (K = 128 codes of size D = 8, width 32, one
+stride-2 step), with the codebook loss, with dead-code restarts every ``steps // 12`` steps, and with an
+EMA codebook (decay 0.95); each keeps its record of the codes in use on the training set every
+``steps // 12`` steps (``vq.usage_checkpoints``) beside its history.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import time
 import torch
 from torch import nn
 
-from vae_course import config, corruption, data, losses, model_cache, models, train, validate
+from vae_course import config, corruption, data, losses, model_cache, models, train, validate, vq
 from vae_course.losses import LossFn
 from vae_course.train import History
 
@@ -31,9 +36,14 @@ SETTINGS: dict[int, dict[str, dict]] = {7: {
                     lr=2e-3, schedule="cosine", seed=0),
     "autoencoder": dict(data="grey", D=16, hidden=(512, 256), steps=(5000, 300), lr=2e-3,
                         schedule="cosine", seed=0),
+}, 12: {
+    name: dict(data="grey digits", eval="test", K=128, D=8, width=32, steps=(1200, 80), lr=2e-3,
+               schedule=None, evals=20, checkpoints=12, seed=0, **quantizer)
+    for name, quantizer in [("VQ-VAE", {}), ("VQ-VAE + restarts", {"restart": True}),
+                            ("VQ-VAE, EMA codebook", {"ema_decay": 0.95})]
 }}
 # The code that decides what these networks learn, beyond model_cache.TRAINING_CODE.
-_CODE = (*model_cache.TRAINING_CODE, "corruption", "data", "chapter_models")
+_CODE = (*model_cache.TRAINING_CODE, "corruption", "data", "vq", "chapter_models")
 
 
 def notebook_networks(notebook: int) -> list[str]:
@@ -56,7 +66,8 @@ def training_data(notebook: int, name: str) -> tuple[torch.Tensor, torch.Tensor 
     _check(notebook, name)
     settings = SETTINGS[notebook][name]
     if settings["data"] == "grey digits":
-        return data.load_digits("train").x, None
+        held_out = data.load_digits("test").x if settings.get("eval") == "test" else None
+        return data.load_digits("train").x, held_out
     _, train_set, _, x_test = mnist_or_digits()
     return train_set.x, x_test[:settings["eval"]] if "eval" in settings else None
 
@@ -64,9 +75,15 @@ def training_data(notebook: int, name: str) -> tuple[torch.Tensor, torch.Tensor 
 def build(notebook: int, name: str, image_shape: tuple[int, ...]) -> tuple[nn.Module, LossFn]:
     """The untrained network ``name`` of ``notebook`` for images of ``image_shape`` (C, H, W),
     and its training loss: -ELBO per example (``losses.vae_loss``, binarizing the batch when
-    its data is "binarized") or the squared error per pixel (``corruption``, no noise)."""
+    its data is "binarized"), the squared error per pixel (``corruption``, no noise) or the
+    VQ-VAE's loss (``vq.vqvae_loss``, beta = 0.25)."""
     _check(notebook, name)
     s = SETTINGS[notebook][name]
+    if notebook == 12:
+        restart_every = config.pick(*s["steps"]) // s["checkpoints"] if s.get("restart") else None
+        model = vq.VQVAE(image_shape, K=s["K"], D=s["D"], downsample=1, width=s["width"],
+                         restart_every=restart_every, ema_decay=s.get("ema_decay"))
+        return model, vq.vqvae_loss(beta=0.25)
     if name == "Gaussian conv VAE":
         gauss = models.VAE.build("conv", image_shape, s["D"], likelihood="gaussian")
         return gauss, losses.vae_loss()
@@ -103,7 +120,8 @@ def train_network(notebook: int, name: str, *, progress: bool = True
                   ) -> tuple[nn.Module, History, dict]:
     """Train (or load from the cache) network ``name`` of ``notebook`` on ``training_data``.
     Returns (model in eval mode, its training history, info): ``info`` has "seconds" (training
-    time), "cached" and "path" (its file in the cache)."""
+    time), "cached", "path" (its file in the cache) and, for a network with "checkpoints" (12's),
+    "used": {step: (K,) bool, code k in use on the training images}, the last step included."""
     x, x_eval = training_data(notebook, name)
     settings = SETTINGS[notebook][name]
     torch.manual_seed(settings["seed"])
@@ -111,13 +129,21 @@ def train_network(notebook: int, name: str, *, progress: bool = True
     key, path = _locate(notebook, name, x, x_eval)
     saved = model_cache.load(path, key, model)
     if saved is not None:
-        info = {"seconds": saved["seconds"], "cached": True, "path": path}
+        kept = {k: saved[k] for k in ("seconds", "used") if k in saved}
+        info = {"cached": True, "path": path, **kept}
         return model.eval(), History.from_dict(saved["history"]), info
+    steps, extra = config.pick(*settings["steps"]), {}
+    if "checkpoints" in settings:
+        every = steps // settings["checkpoints"]
+        loss_fn, extra["used"] = vq.usage_checkpoints(loss_fn, x, every=every)
     start = time.perf_counter()
-    history = train.fit(model, loss_fn, x, steps=config.pick(*settings["steps"]), eval_data=x_eval,
-                        lr=settings["lr"], lr_schedule=settings["schedule"], seed=settings["seed"],
-                        desc=name, progress=progress)
+    history = train.fit(model, loss_fn, x, steps=steps, eval_data=x_eval, lr=settings["lr"],
+                        eval_every=steps // settings["evals"] if "evals" in settings else None,
+                        lr_schedule=settings["schedule"], seed=settings["seed"], desc=name,
+                        progress=progress)
     seconds = time.perf_counter() - start
+    if "used" in extra:
+        extra["used"][steps] = vq.code_usage(model.codes(x), model.quantizer.K) > 0
     if not history.interrupted:
-        model_cache.save(path, key, model, seconds=seconds, history=history.to_dict())
-    return model.eval(), history, {"seconds": seconds, "cached": False, "path": path}
+        model_cache.save(path, key, model, seconds=seconds, history=history.to_dict(), **extra)
+    return model.eval(), history, {"seconds": seconds, "cached": False, "path": path, **extra}
