@@ -138,3 +138,10 @@ def test_after_prepare_07_its_networks_load_without_training(tiny, capsys, monke
     assert calls == [] and saved(tiny) == first
     source = "".join(c.source for c in nbformat.read(REPO / "notebooks" / "07_vae.ipynb", 4).cells)
     assert source.count("chapter_models.train_network(7, ") == 4 and "train.fit(" not in source
+
+
+def test_prepare_lists_the_networks_of_07_and_12_under_their_notebook():
+    assert list(cli._planned([7])) == [f"07 {n}" for n in chapter_models.notebook_networks(7)]
+    planned = cli._planned([12])
+    assert list(planned) == ["12 VQ-VAE", "12 VQ-VAE + restarts", "12 VQ-VAE, EMA codebook"]
+    assert all(notebooks == [12] for _, _, notebooks in planned.values())
