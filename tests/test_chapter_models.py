@@ -96,3 +96,33 @@ def test_notebooks_07_and_12_list_their_networks():
     assert chapter_models.notebook_networks(12) == ["VQ-VAE", "VQ-VAE + restarts",
                                                     "VQ-VAE, EMA codebook"]
     assert chapter_models.notebook_networks(13) == [] and chapter_models.notebook_networks(8) == []
+
+
+@pytest.fixture
+def short_priors(short, monkeypatch):
+    """``short``, with priors of four steps."""
+    for settings in chapter_models.PRIORS.values():
+        monkeypatch.setitem(settings, "steps", (4, 4))
+    return short
+
+
+@pytest.mark.parametrize("name", list(chapter_models.PRIORS))
+def test_a_prior_is_fit_once_then_loaded(short_priors, name):
+    _, calls = short_priors
+    assert not chapter_models.is_prior_cached(name) and calls == []  # trains nothing to answer
+    prior, history, info = chapter_models.train_prior(name, progress=False)
+    assert not info["cached"] and calls == ["VQ-VAE + restarts", name]
+    again, history2, info2 = chapter_models.train_prior(name, progress=False)
+    assert info2["cached"] and chapter_models.is_prior_cached(name) and len(calls) == 2
+    assert torch.equal(weights(prior), weights(again)) and history2.to_dict() == history.to_dict()
+    assert torch.equal(info["maps"], info2["maps"])
+    copies = chapter_models.PRIORS[name]["copies"]
+    assert len(info["maps"]) == (1 + copies) * len(chapter_models.training_data(12, "VQ-VAE")[0])
+
+
+def test_a_prior_is_refit_when_its_vq_vae_changes(short_priors, monkeypatch):
+    _, calls = short_priors
+    chapter_models.train_prior("PixelCNN prior, bare maps", progress=False)
+    monkeypatch.setitem(chapter_models.SETTINGS[12]["VQ-VAE + restarts"], "seed", 1)
+    _, _, info = chapter_models.train_prior("PixelCNN prior, bare maps", progress=False)
+    assert not info["cached"] and len(calls) == 4

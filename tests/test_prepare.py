@@ -140,8 +140,9 @@ def test_after_prepare_07_its_networks_load_without_training(tiny, capsys, monke
     assert source.count("chapter_models.train_network(7, ") == 4 and "train.fit(" not in source
 
 
-def test_prepare_lists_the_networks_of_07_and_12_under_their_notebook():
+def test_prepare_lists_the_networks_of_07_and_12_the_priors_after_their_vq_vae():
     assert list(cli._planned([7])) == [f"07 {n}" for n in chapter_models.notebook_networks(7)]
     planned = cli._planned([12])
-    assert list(planned) == ["12 VQ-VAE", "12 VQ-VAE + restarts", "12 VQ-VAE, EMA codebook"]
+    assert list(planned) == ["12 VQ-VAE", "12 VQ-VAE + restarts", "12 VQ-VAE, EMA codebook",
+                             "12 PixelCNN prior", "12 PixelCNN prior, bare maps"]
     assert all(notebooks == [12] for _, _, notebooks in planned.values())

@@ -10,9 +10,11 @@ trained after ``torch.manual_seed(seed)``, so a model loaded from the cache is t
 run trains; its training history is kept beside it, so the notebook reads the same either way.
 
 Notebook 12: three VQ-VAEs on the grey ``digits`` (K = 128 codes of size D = 8, width 32, one
-stride-2 step), with the codebook loss, with dead-code restarts every ``steps // 12`` steps, and with an
-EMA codebook (decay 0.95); each keeps its record of the codes in use on the training set every
-``steps // 12`` steps (``vq.usage_checkpoints``) beside its history.
+stride-2 step), with the codebook loss, with dead-code restarts every ``steps // 12`` steps, and
+with an EMA codebook (decay 0.95); each keeps its record of the codes in use on the training set
+every ``steps // 12`` steps (``vq.usage_checkpoints``) beside its history. Its two PixelCNN priors
+(``PRIORS``, ``code_prior.fit_prior``, seeded there) learn the code maps of the restarted VQ-VAE,
+with or without 20 jittered copies (sigma = 0.3) of each training digit's map.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ import time
 import torch
 from torch import nn
 
-from vae_course import config, corruption, data, losses, model_cache, models, train, validate, vq
+from vae_course import (code_prior, config, corruption, data, losses, model_cache, models, train,
+                        validate, vq)
 from vae_course.losses import LossFn
 from vae_course.train import History
 
@@ -42,8 +45,15 @@ SETTINGS: dict[int, dict[str, dict]] = {7: {
     for name, quantizer in [("VQ-VAE", {}), ("VQ-VAE + restarts", {"restart": True}),
                             ("VQ-VAE, EMA codebook", {"ema_decay": 0.95})]
 }}
+# Notebook 12's code priors: on the restarted VQ-VAE's maps, with jittered copies or bare.
+PRIORS: dict[str, dict] = {
+    "PixelCNN prior": dict(vqvae="VQ-VAE + restarts", copies=20, sigma=0.3, width=96,
+                           steps=(1000, 60), seed=0),
+    "PixelCNN prior, bare maps": dict(vqvae="VQ-VAE + restarts", copies=0, width=96,
+                                      steps=(1000, 60), seed=0),
+}
 # The code that decides what these networks learn, beyond model_cache.TRAINING_CODE.
-_CODE = (*model_cache.TRAINING_CODE, "corruption", "data", "vq", "chapter_models")
+_CODE = (*model_cache.TRAINING_CODE, "corruption", "data", "vq", "code_prior", "chapter_models")
 
 
 def notebook_networks(notebook: int) -> list[str]:
@@ -147,3 +157,62 @@ def train_network(notebook: int, name: str, *, progress: bool = True
     if not history.interrupted:
         model_cache.save(path, key, model, seconds=seconds, history=history.to_dict(), **extra)
     return model.eval(), history, {"seconds": seconds, "cached": False, "path": path, **extra}
+
+
+def prior_maps(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The code maps prior ``name`` of ``PRIORS`` learns, (N', h, w): the training digits' maps
+    under its VQ-VAE (``train_network``, trained or loaded), then ``copies`` jittered maps of
+    each (``vq.jittered_codes``, generator seeded 0); and the test digits' maps (N_test, h, w)."""
+    validate.one_of("name", name, list(PRIORS))
+    settings = PRIORS[name]
+    model, _, _ = train_network(12, settings["vqvae"], progress=False)
+    x, x_test = training_data(12, settings["vqvae"])
+    maps, test_maps = model.codes(x), model.codes(x_test)
+    if settings["copies"]:
+        jittered = vq.jittered_codes(model, x, copies=settings["copies"], sigma=settings["sigma"],
+                                     generator=torch.Generator().manual_seed(0))
+        maps = torch.cat([maps, jittered])
+    return maps, test_maps
+
+
+def _locate_prior(name: str, maps: torch.Tensor, test_maps: torch.Tensor):
+    settings = PRIORS[name]
+    described = {"notebook": 12, "prior": name, **settings,
+                 "steps": config.pick(*settings["steps"])}
+    key = model_cache.cache_key(described, [maps, test_maps], model_cache.module_sources(_CODE))
+    slug = "".join(c for c in name if c.isalnum())
+    return key, model_cache.cache_path(f"nb12-{slug}-seed{settings['seed']}", key)
+
+
+def is_prior_cached(name: str) -> bool:
+    """True when the cache holds prior ``name`` and the VQ-VAE whose maps it learns (False,
+    without training anything, when that VQ-VAE is not cached)."""
+    validate.one_of("name", name, list(PRIORS))
+    if not is_cached(12, PRIORS[name]["vqvae"]):
+        return False
+    key, path = _locate_prior(name, *prior_maps(name))
+    return model_cache.load(path, key) is not None
+
+
+def train_prior(name: str, *, progress: bool = True
+                ) -> tuple[code_prior.CodePrior, History, dict]:
+    """Fit (``code_prior.fit_prior``, K = 128, seeded) or load prior ``name`` of ``PRIORS`` on
+    ``prior_maps(name)``, held-out maps scored along the way. Returns (prior in eval mode, its
+    history, info with "seconds", "cached", "path" and "maps", the training maps)."""
+    maps, test_maps = prior_maps(name)
+    settings = PRIORS[name]
+    K = SETTINGS[12][settings["vqvae"]]["K"]
+    key, path = _locate_prior(name, maps, test_maps)
+    prior = code_prior.CodePrior(K, tuple(maps.shape[1:]), width=settings["width"])
+    saved = model_cache.load(path, key, prior)
+    if saved is not None:
+        info = {"seconds": saved["seconds"], "cached": True, "path": path, "maps": maps}
+        return prior.eval(), History.from_dict(saved["history"]), info
+    start = time.perf_counter()
+    prior, history = code_prior.fit_prior(maps, K, config.pick(*settings["steps"]),
+                                          eval_maps=test_maps, width=settings["width"],
+                                          seed=settings["seed"], desc=name, progress=progress)
+    seconds = time.perf_counter() - start
+    if not history.interrupted:
+        model_cache.save(path, key, prior, seconds=seconds, history=history.to_dict())
+    return prior, history, {"seconds": seconds, "cached": False, "path": path, "maps": maps}

@@ -214,7 +214,7 @@ def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int
     """Every model that notebooks ``numbers`` train through the model cache, by label: (is it
     cached?, train it, the notebooks that use it). The lists are ``recipe.notebook_models``
     (the sprites models), ``lineup.notebook_networks`` (notebook 13's digit networks) and
-    ``chapter_models.notebook_networks`` (notebook 07's networks)."""
+    ``chapter_models.notebook_networks`` and ``PRIORS`` (notebooks 07's and 12's networks)."""
     from functools import partial
 
     from vae_course import chapter_models, data, lineup, recipe
@@ -237,6 +237,10 @@ def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int
             cached = partial(chapter_models.is_cached, nn, name)
             fit = partial(chapter_models.train_network, nn, name, progress=False)
             jobs.setdefault(f"{nn:02d} {name}", (cached, fit, []))[2].append(nn)
+    if 12 in numbers:  # after the VQ-VAE whose code maps they learn
+        for name in chapter_models.PRIORS:
+            jobs[f"12 {name}"] = (partial(chapter_models.is_prior_cached, name),
+                                  partial(chapter_models.train_prior, name, progress=False), [12])
     return jobs
 
 
