@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from vae_course import cli, data, lineup, recipe, train
+from vae_course import chapter_models, cli, data, lineup, recipe, train
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = recipe.SpritesRecipe(latent_dim=2, hidden=(8,), steps=3, batch_size=16)
@@ -121,3 +121,28 @@ def test_after_prepare_13_its_line_up_trains_nothing(tiny, capsys, monkeypatch):
     assert calls == [] and list(nets) == list(lineup.NAMES) and saved(tiny) == first
     source = nbformat.read(REPO / "notebooks" / "13_comparison.ipynb", as_version=4)
     assert "lineup.train_lineup(train_set.x, train_set.y)" in "".join(c.source for c in source.cells)
+
+
+def test_after_prepare_07_its_networks_load_without_training(tiny, capsys, monkeypatch):
+    for settings in chapter_models.SETTINGS[7].values():
+        monkeypatch.setitem(settings, "steps", (3, 3))
+    assert cli.main(["prepare", "07"]) == 0
+    out = capsys.readouterr().out
+    assert "trained 4, already cached 0" in out and "trained 07 autoencoder (used in 07)" in out
+    first = saved(tiny)
+    calls = []
+    monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(k["desc"]))
+    for name in chapter_models.notebook_networks(7):  # what notebook 07 calls
+        _, history, info = chapter_models.train_network(7, name)
+        assert info["cached"] and history.steps
+    assert calls == [] and saved(tiny) == first
+    source = "".join(c.source for c in nbformat.read(REPO / "notebooks" / "07_vae.ipynb", 4).cells)
+    assert source.count("chapter_models.train_network(7, ") == 4 and "train.fit(" not in source
+
+
+def test_prepare_lists_the_networks_of_07_and_12_the_priors_after_their_vq_vae():
+    assert list(cli._planned([7])) == [f"07 {n}" for n in chapter_models.notebook_networks(7)]
+    planned = cli._planned([12])
+    assert list(planned) == ["12 VQ-VAE", "12 VQ-VAE + restarts", "12 VQ-VAE, EMA codebook",
+                             "12 PixelCNN prior", "12 PixelCNN prior, bare maps"]
+    assert all(notebooks == [12] for _, _, notebooks in planned.values())

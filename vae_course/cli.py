@@ -213,10 +213,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int]]]:
     """Every model that notebooks ``numbers`` train through the model cache, by label: (is it
     cached?, train it, the notebooks that use it). The lists are ``recipe.notebook_models``
-    (the sprites models) and ``lineup.notebook_networks`` (notebook 13's digit networks)."""
+    (the sprites models), ``lineup.notebook_networks`` (notebook 13's digit networks) and
+    ``chapter_models.notebook_networks`` and ``PRIORS`` (notebooks 07's and 12's networks)."""
     from functools import partial
 
-    from vae_course import data, lineup, recipe
+    from vae_course import chapter_models, data, lineup, recipe
     jobs: dict[str, tuple[Callable, Callable, list[int]]] = {}
     sprites = [m for nn in numbers for m in recipe.notebook_models(nn)]
     x = recipe.sprites_data().x if sprites else None
@@ -231,6 +232,15 @@ def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int
             jobs.setdefault(f"digits {name}", (partial(lineup.is_cached, name, digits.x, digits.y),
                                                partial(lineup.train_network, name, digits.x, digits.y,
                                                        progress=False), []))[2].append(nn)
+    for nn in numbers:
+        for name in chapter_models.notebook_networks(nn):
+            cached = partial(chapter_models.is_cached, nn, name)
+            fit = partial(chapter_models.train_network, nn, name, progress=False)
+            jobs.setdefault(f"{nn:02d} {name}", (cached, fit, []))[2].append(nn)
+    if 12 in numbers:  # after the VQ-VAE whose code maps they learn
+        for name in chapter_models.PRIORS:
+            jobs[f"12 {name}"] = (partial(chapter_models.is_prior_cached, name),
+                                  partial(chapter_models.train_prior, name, progress=False), [12])
     return jobs
 
 

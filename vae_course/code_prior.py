@@ -178,11 +178,12 @@ def prior_loss() -> Callable[[nn.Module, torch.Tensor, int], tuple]:
 
 def fit_prior(maps: torch.Tensor, K: int, steps: int, *, eval_maps: torch.Tensor | None = None,
               width: int = 96, depth: int = 2, dropout: float = 0.1, lr: float = 3e-3,
-              weight_decay: float = 0.1, seed: int = 0, desc: str = "code prior") -> tuple[CodePrior, train.History]:
+              weight_decay: float = 0.1, seed: int = 0, desc: str = "code prior",
+              progress: bool = True) -> tuple[CodePrior, train.History]:
     """Fit a ``CodePrior`` of K codes to code maps (N, h, w) by maximum likelihood (``prior_loss``)
     for ``steps`` minibatches of 128: AdamW (Loshchilov and Hutter 2019; weight decay 0.1) at
     learning rate ``lr`` with a cosine decay, ``dropout`` in the residual layers; ``eval_maps`` are
-    scored along the way.
+    scored along the way; ``progress``: show ``train.fit``'s progress bar.
     The course's recipe for digits' 4x4 maps of K = 128 codes (notebooks 12 and 13). Deterministic
     for a ``seed`` on the CPU. Returns the prior, in eval mode, and the training ``History``.
     """
@@ -195,7 +196,7 @@ def fit_prior(maps: torch.Tensor, K: int, steps: int, *, eval_maps: torch.Tensor
         prior = CodePrior(K, tuple(maps.shape[1:]), width=width, depth=depth, dropout=dropout)
         optimizer = torch.optim.AdamW(prior.parameters(), lr=lr, weight_decay=weight_decay)
         history = train.fit(prior, prior_loss(), maps, steps=steps, eval_data=eval_maps, optimizer=optimizer,
-                            lr_schedule="cosine", seed=seed, desc=desc)
+                            lr_schedule="cosine", seed=seed, desc=desc, progress=progress)
     return prior, history
 
 

@@ -6,7 +6,8 @@ whatever the caller says decides the weights), the training data, and the code t
 (its syntax tree, docstrings and comments left out: a typo fixed in one retrains nothing). A
 file is written atomically (``files.atomic_path``: whole or not at all); one whose key does not
 match, or that cannot be read, is ignored and overwritten. Used by the sprites recipe
-(notebooks 08-10, 13) and by notebook 13's line-up of digit models.
+(notebooks 08-10, 13), by notebook 13's line-up of digit models and by notebook 07's and
+12's networks (``chapter_models``).
 """
 from __future__ import annotations
 
