@@ -19,7 +19,7 @@ LAYERS = [
     {"train", "model_cache"},                                                    # training, its cache
     # the notebooks' helpers: learned priors with their training (code_prior, flow), scores,
     # the sprites recipe and its cache, figures
-    {"code_prior", "flow", "quality", "recipe", "lineup", "disentangle", "traversals", "rotated_twin",
+    {"code_prior", "flow", "quality", "recipe", "lineup", "chapter_models", "disentangle", "traversals", "rotated_twin",
      "comparison", "plots"},
     {"export", "cli", "__main__", "pytest_plugin"},                              # the commands
 ]

@@ -321,6 +321,7 @@ def fit(codes: torch.Tensor, steps: int, *, eval_codes: torch.Tensor | None = No
                             "the VelocityMLP's weights")
     validate.positive_int("steps", steps)
     validate.positive_int("batch_size", batch_size)
+    validate.non_negative("lr", lr)
     validate.seed("seed", seed)
     if ema is not None and not (isinstance(ema, float) and 0 < ema < 1):
         raise ValueError(f"ema must be None or a decay in (0, 1), got {ema!r}")
