@@ -1,4 +1,4 @@
-"""Notebooks 07's and 12's networks (chapter_models): each trained from its own seed, so a cached
+"""Notebooks 07's, 11's and 12's networks (chapter_models): each trained from its own seed, so a cached
 one is what a fresh run trains; loaded with its history (and 12's code-usage record) when its key
 matches, retrained when not."""
 import pytest
@@ -7,7 +7,7 @@ import torch
 from vae_course import chapter_models, train
 
 NAMES = chapter_models.notebook_networks(7)
-NETWORKS = [(nn, name) for nn in (7, 12) for name in chapter_models.notebook_networks(nn)]
+NETWORKS = [(nn, name) for nn in (7, 11, 12) for name in chapter_models.notebook_networks(nn)]
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def short(tmp_path, monkeypatch):
     every 2), and the train.fit calls."""
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
     monkeypatch.setenv("VAE_COURSE_QUICK", "1")
-    for nn, steps in [(7, 3), (12, 24)]:
+    for nn, steps in [(7, 3), (11, 3), (12, 24)]:
         for settings in chapter_models.SETTINGS[nn].values():
             monkeypatch.setitem(settings, "steps", (steps, steps))
     calls, real = [], train.fit
@@ -126,3 +126,15 @@ def test_a_prior_is_refit_when_its_vq_vae_changes(short_priors, monkeypatch):
     monkeypatch.setitem(chapter_models.SETTINGS[12]["VQ-VAE + restarts"], "seed", 1)
     _, _, info = chapter_models.train_prior("PixelCNN prior, bare maps", progress=False)
     assert not info["cached"] and len(calls) == 4
+
+
+def test_the_cvae_trains_on_labelled_pairs_and_is_scored_on_held_out_pairs(short):
+    """Notebook 11's CVAE: (images, labels) in, held-out (binarized images, labels) logged; the
+    VAE beside it reads images only."""
+    x, x_eval = chapter_models.training_data(11, "CVAE")
+    assert isinstance(x, tuple) and len(x) == 2 and x[1].dtype == torch.int64
+    assert set(x_eval[0].unique().tolist()) <= {0.0, 1.0}
+    model, history, _ = chapter_models.train_network(11, "CVAE", progress=False)
+    assert isinstance(model, chapter_models.models.ConditionalVAE) and "elbo" in history.eval
+    vae_x, _ = chapter_models.training_data(11, "VAE")
+    assert isinstance(vae_x, torch.Tensor) and torch.equal(vae_x, x[0])

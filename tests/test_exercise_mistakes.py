@@ -388,6 +388,14 @@ MISTAKES = [
 # The mistakes that slipped through hand-picked inputs (issue 17): each is now caught by the
 # differential check over the docstring's domain, or by a guard every call goes through.
 MISTAKES += [
+    # float64 hard-coded: right for the hand checks' float64 codes, wrong for float32 ones
+    ("14", "float64-draws", """
+        def flow_matching_loss(model, z, generator=None):
+            t = torch.rand(len(z), generator=generator, dtype=torch.float64)
+            eps = torch.randn(z.shape, generator=generator, dtype=torch.float64)
+            x_t = (1 - t[:, None]) * eps + t[:, None] * z
+            return (model(x_t, t) - (z - eps)).pow(2).sum(1).mean()""",
+     "flow_matching_loss disagrees with the reference solution"),
     ("07", "squeeze-channel", """
         def negative_elbo_bernoulli(x, logits, mu, logvar):
             rec = (x * logits - F.softplus(logits)).sum((2, 3)).squeeze(1)

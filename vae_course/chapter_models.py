@@ -9,6 +9,10 @@ dynamically binarized MNIST (``digits`` in quick mode or without MNIST); the aut
 trained after ``torch.manual_seed(seed)``, so a model loaded from the cache is the one a fresh
 run trains; its training history is kept beside it, so the notebook reads the same either way.
 
+Notebook 11: a conditional VAE and a VAE (D = 2, hidden 512-256, Bernoulli decoders) on the
+``digits``, binarized afresh in every batch and scored on the test digits binarized once (seed 0);
+the CVAE trains on (image, label) pairs.
+
 Notebook 12: three VQ-VAEs on the grey ``digits`` (K = 128 codes of size D = 8, width 32, one
 stride-2 step), with the codebook loss, with dead-code restarts every ``steps // 12`` steps, and
 with an EMA codebook (decay 0.95); each keeps its record of the codes in use on the training set
@@ -25,7 +29,7 @@ from torch import nn
 
 from vae_course import (code_prior, config, corruption, data, losses, model_cache, models, train,
                         validate, vq)
-from vae_course.losses import LossFn
+from vae_course.losses import Batch, LossFn
 from vae_course.train import History
 
 # What decides each network's weights (JSON-able), by notebook and name; "steps" is
@@ -39,6 +43,10 @@ SETTINGS: dict[int, dict[str, dict]] = {7: {
                     lr=2e-3, schedule="cosine", seed=0),
     "autoencoder": dict(data="grey", D=16, hidden=(512, 256), steps=(5000, 300), lr=2e-3,
                         schedule="cosine", seed=0),
+}, 11: {
+    name: dict(data="binarized digits", D=2, hidden=(512, 256), steps=(4000, 300), lr=2e-3,
+               schedule="cosine", eval="binarized test", seed=0, conditional=conditional)
+    for name, conditional in [("CVAE", True), ("VAE", False)]
 }, 12: {
     name: dict(data="grey digits", eval="test", K=128, D=8, width=32, steps=(1200, 80), lr=2e-3,
                schedule=None, evals=20, checkpoints=12, seed=0, **quantizer)
@@ -70,11 +78,17 @@ def mnist_or_digits() -> tuple[str, data.Dataset, data.Dataset, torch.Tensor]:
     return name, train_set, test_set, data.binarize(test_set.x, torch.Generator().manual_seed(0))
 
 
-def training_data(notebook: int, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+def training_data(notebook: int, name: str) -> tuple[Batch, Batch | None]:
     """The images (N, C, H, W) network ``name`` of ``notebook`` trains on, and its held-out
-    images (or None when it logs none)."""
+    images (or None when it logs none); for a conditional network, (images, labels) pairs."""
     _check(notebook, name)
     settings = SETTINGS[notebook][name]
+    if settings["data"] == "binarized digits":
+        train_set, test_set = data.load_digits("train"), data.load_digits("test")
+        x_test = data.binarize(test_set.x, torch.Generator().manual_seed(0))
+        if settings["conditional"]:
+            return (train_set.x, train_set.y), (x_test, test_set.y)
+        return train_set.x, x_test
     if settings["data"] == "grey digits":
         held_out = data.load_digits("test").x if settings.get("eval") == "test" else None
         return data.load_digits("train").x, held_out
@@ -97,12 +111,15 @@ def build(notebook: int, name: str, image_shape: tuple[int, ...]) -> tuple[nn.Mo
     if name == "Gaussian conv VAE":
         gauss = models.VAE.build("conv", image_shape, s["D"], likelihood="gaussian")
         return gauss, losses.vae_loss()
+    if notebook == 11 and s["conditional"]:
+        cvae = models.ConditionalVAE(image_shape, latent_dim=s["D"], n_classes=10, hidden=s["hidden"])
+        return cvae, losses.cvae_loss(transform=data.binarize)
     if name == "autoencoder":
         ae = models.Autoencoder(models.MLPEncoder(image_shape, s["D"], s["hidden"]),
                                 models.MLPDecoder(s["D"], image_shape, s["hidden"][::-1]))
         return ae, corruption.denoising_loss_fn("gaussian", 0.0)
     vae = models.VAE.build("mlp", image_shape, s["D"], hidden=s["hidden"])
-    return vae, losses.vae_loss(warmup_steps=s["warmup"], transform=data.binarize)
+    return vae, losses.vae_loss(warmup_steps=s.get("warmup", 0), transform=data.binarize)
 
 
 def _check(notebook: int, name: str) -> None:
@@ -110,11 +127,16 @@ def _check(notebook: int, name: str) -> None:
     validate.one_of("name", name, list(SETTINGS[notebook]))
 
 
-def _locate(notebook: int, name: str, x: torch.Tensor, x_eval: torch.Tensor | None):
+def _tensors(*batches: Batch | None) -> list[torch.Tensor]:
+    """The tensors of batches given as tensors, (x, y) tuples or None."""
+    return [t for b in batches if b is not None for t in ((b,) if isinstance(b, torch.Tensor) else b)]
+
+
+def _locate(notebook: int, name: str, x: Batch, x_eval: Batch | None):
     settings = SETTINGS[notebook][name]
     described = {"notebook": notebook, "network": name, **settings,
                  "steps": config.pick(*settings["steps"])}
-    tensors = [x] if x_eval is None else [x, x_eval]
+    tensors = _tensors(x, x_eval)
     key = model_cache.cache_key(described, tensors, model_cache.module_sources(_CODE))
     slug = "".join(c for c in name if c.isalnum() or c == "-")
     return key, model_cache.cache_path(f"nb{notebook:02d}-{slug}-seed{settings['seed']}", key)
@@ -135,7 +157,8 @@ def train_network(notebook: int, name: str, *, progress: bool = True
     x, x_eval = training_data(notebook, name)
     settings = SETTINGS[notebook][name]
     torch.manual_seed(settings["seed"])
-    model, loss_fn = build(notebook, name, tuple(x.shape[1:]))
+    images = x if isinstance(x, torch.Tensor) else x[0]
+    model, loss_fn = build(notebook, name, tuple(images.shape[1:]))
     key, path = _locate(notebook, name, x, x_eval)
     saved = model_cache.load(path, key, model)
     if saved is not None:

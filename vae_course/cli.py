@@ -214,7 +214,7 @@ def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int
     """Every model that notebooks ``numbers`` train through the model cache, by label: (is it
     cached?, train it, the notebooks that use it). The lists are ``recipe.notebook_models``
     (the sprites models), ``lineup.notebook_networks`` (notebook 13's digit networks) and
-    ``chapter_models.notebook_networks`` and ``PRIORS`` (notebooks 07's and 12's networks)."""
+    ``chapter_models.notebook_networks`` and ``PRIORS`` (notebooks 07's, 11's and 12's networks)."""
     from functools import partial
 
     from vae_course import chapter_models, data, lineup, recipe

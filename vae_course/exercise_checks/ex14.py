@@ -1,12 +1,18 @@
 """Checks for exercise 14 (flow matching): the conditional flow-matching loss and the Euler
-sampler, against ``vae_course.flow`` and against fields whose Euler steps are known by hand."""
+sampler, against ``vae_course.flow`` and against fields whose Euler steps are known by hand,
+then against the reference solution over the docstrings' domain (``differential``: batches of
+1 and odd sizes, 1-4 dimensions, float32 and float64 codes, far-out codes, 1-8 steps, fields
+linear and not)."""
 from __future__ import annotations
 
 import torch
+from hypothesis import strategies as st
 
 from vae_course import flow
 from vae_course.exercise_checks.common import (expect_close, expect_number, expect_tensor,
                                                 expect_true)
+from vae_course.exercise_checks.differential import (Named, batch_sizes, differential, dtypes,
+                                                      reference, seeds, tensors)
 
 F64 = torch.float64
 
@@ -29,6 +35,37 @@ def _gen(seed: int) -> torch.Generator:
 def _linear_field(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """A velocity field that depends on x and t: 0.3 x + t + 0.1 (any field would do)."""
     return 0.3 * x + t.reshape(-1, 1) + 0.1
+
+
+def _zero_field(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(x)
+
+
+def _swirl_field(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """A field that mixes the coordinates and is not linear in t."""
+    return x.roll(1, dims=1) * torch.cos(3 * t).reshape(-1, 1) - x
+
+
+FIELDS = st.sampled_from([
+    Named(_zero_field, "lambda x, t: torch.zeros_like(x)"),
+    Named(_linear_field, "lambda x, t: 0.3 * x + t.reshape(-1, 1) + 0.1"),
+    Named(_swirl_field, "lambda x, t: x.roll(1, dims=1) * torch.cos(3 * t).reshape(-1, 1) - x"),
+])
+
+
+@st.composite
+def _loss_cases(draw) -> dict:
+    """A field, codes z (B, D): B 1 or odd, D 1-4, float32 or float64, some far out; a seed."""
+    b, d, dtype = draw(batch_sizes), draw(st.integers(1, 4)), draw(dtypes)
+    z = draw(tensors((b, d), dtype, edges=(-100.0, 100.0)))
+    return {"model": draw(FIELDS), "z": z, "generator": draw(seeds)}
+
+
+@st.composite
+def _euler_cases(draw) -> dict:
+    """A field, n 1 or odd, D 1-4, 1-8 steps, a seed."""
+    return {"velocity": draw(FIELDS), "n": draw(batch_sizes), "D": draw(st.integers(1, 4)),
+            "steps": draw(st.integers(1, 8)), "generator": draw(seeds)}
 
 
 def _number(what: str, value: object) -> torch.Tensor:
@@ -87,6 +124,8 @@ def check_loss(module) -> None:
         expected = error.pow(2).sum(1).mean()
         got = _number("the loss of a small network", loss(model, z, _gen(1)))
     expect_close("the loss of a small network v_theta", got, expected)
+    differential("flow_matching_loss", module.flow_matching_loss, reference("14", "flow_matching_loss"),
+                 _loss_cases())
 
 
 def check_euler(module) -> None:
@@ -114,6 +153,7 @@ def check_euler(module) -> None:
     got = module.euler_sample(_linear_field, 50, 3, 10, _gen(2))
     expect_close("euler_sample(v, 50, 3, 10) against flow.euler from the same noise", got,
                  flow.euler(_linear_field, torch.randn(50, 3, generator=_gen(2)), 10), atol=1e-5)
+    differential("euler_sample", module.euler_sample, reference("14", "euler_sample"), _euler_cases())
 
 
 TASKS = [
