@@ -29,11 +29,12 @@ import importlib.util
 import inspect
 import re
 import signal
-import sys
 import threading
 import traceback
 from pathlib import Path
 from types import ModuleType
+
+from vae_course.exercise_files import ReturnedNone, SOLUTIONS, find_exercise, load_module, solution_files
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?P<hint>.*)$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -67,11 +68,6 @@ def make_stub(source: str, name: str = "exNN.py") -> str:
     return HEADER.format(num=num[1] if num else name, name=name) + "".join(out)
 
 
-def solution_files(solutions: Path) -> list[Path]:
-    """The exercise files under ``solutions`` (``exNN_*.py``), sorted."""
-    return sorted(Path(solutions).glob("ex[0-9][0-9]_*.py"))
-
-
 def write_stubs(solutions: Path, exercises: Path) -> list[Path]:
     """(Re)generate ``exercises/`` from ``solutions/``; return the files written."""
     exercises = Path(exercises)
@@ -89,34 +85,6 @@ def stale_stubs(solutions: Path, exercises: Path) -> list[str]:
     expected = {p.name: make_stub(p.read_text(), p.name) for p in solution_files(solutions)}
     present = {p.name: p.read_text() for p in Path(exercises).glob("ex[0-9][0-9]_*.py")}
     return sorted(n for n in expected.keys() | present.keys() if expected.get(n) != present.get(n))
-
-
-def find_exercise(exercise: str, folder: Path) -> Path:
-    """The file of ``exercise`` ("01", "1", "ex01" or "ex01_pca") in ``folder``.
-
-    Anything else ("-5", "01x", "99") raises ``ValueError`` with a one-line message."""
-    numbers = [p.stem[2:4] for p in solution_files(folder)]
-    available = f"{numbers[0]} to {numbers[-1]}" if numbers else "none"
-    match = re.fullmatch(r"(?:ex)?(\d{1,2})(_\w+)?", str(exercise).strip())
-    if match is None:
-        raise ValueError(f"exercise must be a number such as 01 or a name such as ex01_pca, got {exercise!r}; "
-                         f"available: {available}")
-    matches = sorted(Path(folder).glob(f"ex{int(match[1]):02d}_*.py"))
-    if match[2]:
-        matches = [m for m in matches if m.stem == f"ex{int(match[1]):02d}{match[2]}"]
-    if not matches:
-        raise ValueError(f"no exercise {exercise!r} in {folder}; available: {available}")
-    return matches[0]
-
-
-def load_module(path: Path) -> ModuleType:
-    """Import the file at ``path`` afresh (never a cached copy), under a name of its own."""
-    name = f"_vae_course_exercise_{path.parent.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _import_with_limit(path: Path, time_limit: float | None) -> ModuleType:
@@ -140,7 +108,7 @@ def tasks_of(path: Path) -> list[tuple[str, object]]:
 # --- Running one task: a time limit, a hint, and "returned None" ------------------------
 
 TIME_LIMIT = 60.0  # seconds per task; a correct answer takes well under a second or two
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+
 
 
 class TaskTimeout(BaseException):
@@ -216,10 +184,6 @@ def task_hint(path: Path, check) -> str:
             return hints[name]
     number = re.match(r"ex(\d+)", Path(path).stem)
     return f"see notebook {number[1]}" if number else "see the notebook of this exercise"
-
-
-class ReturnedNone(AssertionError):
-    """A learner's function returned None where the task asks for a value."""
 
 
 class _Answers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from vae_course.exercises import ReturnedNone
+from vae_course.exercise_files import ReturnedNone
 
 
 def _returned(name: str, got: object) -> None:

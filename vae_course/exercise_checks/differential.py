@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from vae_course import exercises
+from vae_course import exercise_files
 from vae_course.exercise_checks.common import expect_close, expect_tensor
 
 MAX_EXAMPLES = 40  # inputs drawn per task: enough to reach every corner below, a second or so
@@ -335,7 +335,7 @@ class _Stop(BaseException):
 
 @functools.lru_cache(maxsize=None)
 def _solution(number: str):
-    return exercises.load_module(exercises.find_exercise(number, exercises.SOLUTIONS))
+    return exercise_files.load_module(exercise_files.find_exercise(number, exercise_files.SOLUTIONS))
 
 
 def reference(number: str, name: str) -> Callable:
@@ -393,7 +393,7 @@ class _Run:
         case = self.ordered(case)
         ref_args, expected, ref_error = self._call(self.expected_fn, case)
         args, got, error = self._call(self.learner, case)
-        if isinstance(error, (ChangedArgument, exercises.ReturnedNone)):
+        if isinstance(error, (ChangedArgument, exercise_files.ReturnedNone)):
             return str(error)
         if ref_error is not None:
             return self._exception(case, ref_error, got, error)
