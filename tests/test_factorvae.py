@@ -61,6 +61,26 @@ def test_a_trained_discriminator_estimates_the_gaussian_tc():
     assert estimate == pytest.approx(TRUE_TC, abs=0.1)  # within 0.1 of 0.51 nats
 
 
+def test_a_fresh_discriminator_on_posteriors_estimates_their_tc():
+    """Posteriors N(mu_n, 0.1^2) around 5,000 draws of the Gaussian: q(z) is then the Gaussian
+    with covariance [[1, RHO], [RHO, 1]] + 0.01 I, correlation RHO / 1.01, TC 0.49 nats."""
+    mu = gaussian(5000, 20)
+    logvar = torch.full_like(mu, math.log(0.01))
+    smoothed_tc = -0.5 * math.log(1 - (RHO / 1.01) ** 2)
+    disc = factorvae.fit_discriminator(mu, logvar, steps=400, batch_size=512, lr=3e-3, hidden=(32, 32), seed=0)
+    assert not disc.training
+    z = mu + 0.1 * torch.randn(mu.shape, generator=torch.Generator().manual_seed(21))
+    with torch.no_grad():
+        assert factorvae.tc_estimate(disc, z).item() == pytest.approx(smoothed_tc, abs=0.1)
+    again = factorvae.fit_discriminator(mu, logvar, steps=3, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(again.parameters(),
+                                                  factorvae.fit_discriminator(mu, logvar, steps=3, seed=4).parameters()))
+    with pytest.raises(ValueError, match="shapes must match"):
+        factorvae.fit_discriminator(mu, logvar[:, :1])
+    with pytest.raises(ValueError, match="logvar must give a positive"):
+        factorvae.fit_discriminator(mu, torch.full_like(mu, -1e4))
+
+
 def test_factorvae_trains_with_fit_and_its_loss_falls():
     torch.manual_seed(0)
     x = sprites.make(512, seed=0).x

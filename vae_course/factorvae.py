@@ -82,6 +82,34 @@ def discriminator_step(discriminator: nn.Module, optimizer: torch.optim.Optimize
     return loss.item()
 
 
+def fit_discriminator(mu: torch.Tensor, logvar: torch.Tensor, steps: int = 2000, batch_size: int = 256,
+                      lr: float = 1e-3, hidden: tuple[int, ...] = (256, 256), seed: int = 0) -> Discriminator:
+    """A fresh discriminator trained on a frozen encoder's posteriors mu, logvar (N, D): each of
+    ``steps`` Adam steps draws two batches of ``batch_size`` indices, samples z = mu +
+    exp(logvar / 2) eps for each, and takes ``discriminator_step``. What it then estimates is
+    the density ratio of the codes alone, with no encoder moving against it (as in training).
+    Returns the discriminator in eval mode; weights, batches and permutations from ``seed``."""
+    validate.finite("mu", validate.tensor("mu", mu, ndim=2))
+    validate.log_variance("logvar", validate.tensor("logvar", logvar, ndim=2))
+    validate.same_shape(mu=mu, logvar=logvar)
+    validate.same_dtype("logvar", logvar, mu.dtype, "mu")
+    validate.not_empty("mu", mu)
+    validate.positive_int("steps", steps)
+    validate.positive_int("batch_size", batch_size, minimum=2)
+    validate.non_negative("lr", lr)
+    generator = torch.Generator().manual_seed(validate.seed("seed", seed))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        discriminator = Discriminator(mu.shape[1], tuple(hidden))
+    optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
+    std = (0.5 * logvar).exp()
+    for _ in range(steps):
+        index = torch.randint(len(mu), (2, batch_size), generator=generator)
+        z = mu[index] + std[index] * torch.randn(2, batch_size, mu.shape[1], generator=generator)
+        discriminator_step(discriminator, optimizer, z[0], z[1], generator)
+    return discriminator.eval()
+
+
 class FactorVAELoss:
     """The FactorVAE loss for ``train.fit`` (made by ``factorvae_loss``); it owns the discriminator
     (``.discriminator``) and its Adam optimiser. Each call while gradients are on splits the batch
