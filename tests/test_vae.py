@@ -221,6 +221,16 @@ def test_exact_kl_terms_brute_force_and_chunking():
     for chunk in (1, 7, 40, 1000):
         got = diagnostics.exact_kl_terms(model, x, chunk=chunk)
         assert got == pytest.approx({k: v.item() for k, v in brute.items()}, abs=1e-9)
+    # widen = 3: the same brute force with every posterior's standard deviation tripled
+    wide = normal(mu[None], 3 * (0.5 * logvar[None]).exp())
+    z3 = mu + 3 * (0.5 * logvar).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0),
+                                                     dtype=torch.float64)
+    log_qz_xn = wide.log_prob(z3[:, None])
+    tc3 = (torch.logsumexp(log_qz_xn.sum(2), 1) - (torch.logsumexp(log_qz_xn, 1) - math.log(len(x))).sum(1)
+           - math.log(len(x))).mean().item()
+    assert diagnostics.exact_kl_terms(model, x, widen=3.0)["tc"] == pytest.approx(tc3, abs=1e-9)
+    with pytest.raises(ValueError, match="widen .* must be >= 1, got 0.5"):
+        diagnostics.exact_kl_terms(model, x, widen=0.5)
 
 
 def test_exact_kl_terms_on_a_subset_is_seeded_and_checks_its_arguments():

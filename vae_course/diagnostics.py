@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -68,7 +70,7 @@ def active_units(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> 
 
 @torch.no_grad()
 def exact_kl_terms(model: nn.Module, x: torch.Tensor, *, n_samples: int | None = None, seed: int = 0,
-                   chunk: int = 256) -> dict[str, float]:
+                   chunk: int = 256, widen: float = 1.0) -> dict[str, float]:
     """E KL(q(z|x) || p(z)) over the images x (N, C, H, W) split as MI + TC + dimension-wise KL
     (Chen et al. 2018, eq. 2), with q(z) the full mixture (1/N) sum_n q(z|x_n): no minibatch bias.
 
@@ -76,10 +78,15 @@ def exact_kl_terms(model: nn.Module, x: torch.Tensor, *, n_samples: int | None =
     order of x; else a seeded random subset), and ``estimators.kl_decomposition_exact`` scores
     them ``chunk`` rows at a time against all N posteriors (memory: chunk x N x D float64).
     Returns the three terms' means in nats, and "kl", their sum.
+    ``widen`` > 1 multiplies every posterior's standard deviation first: the terms of a q(z)
+    blurred at the scale of its posteriors, whose TC shows how much of the dependence lies in
+    structure finer than the posteriors (notebook 09, section 11).
     """
     validate.vae("model", model, "the exact KL terms (a Gaussian posterior)")
     validate.finite("x", validate.not_empty("x", validate.tensor("x", x, ndim=4)))
     validate.positive_int("chunk", chunk)
+    if validate.non_negative("widen", widen) < 1:
+        raise ValueError(f"widen multiplies the posteriors' standard deviations and must be >= 1, got {widen}")
     generator = torch.Generator().manual_seed(validate.seed("seed", seed))
     if n_samples is None:
         index = torch.arange(len(x))
@@ -88,6 +95,7 @@ def exact_kl_terms(model: nn.Module, x: torch.Tensor, *, n_samples: int | None =
             raise ValueError(f"n_samples must be at most len(x) = {len(x)}, got {n_samples}")
         index = torch.randperm(len(x), generator=generator)[:n_samples]
     mu, logvar = (t.double() for t in encode_all(model, x))
+    logvar = logvar + 2 * math.log(widen)
     z = reparameterize(mu[index], logvar[index], generator=generator)
     totals = {"mi": 0.0, "tc": 0.0, "dwkl": 0.0}
     for start in range(0, len(index), chunk):
