@@ -121,12 +121,28 @@ def test_cache_key_changes_with_the_training_code(monkeypatch):
     (dict(beta=-1.0), ValueError, "beta must be >= 0"),
     (dict(seed=-1), ValueError, "seed must be >= 0"),
     (dict(x=X[0]), ValueError, "x must have 4 dimensions"),
+    (dict(method="FactorVAE", beta=0.5), ValueError, "1 \\+ gamma, so it must be >= 1, got 0.5"),
 ])
 def test_bad_input_is_rejected_before_training(cache, fits, kwargs, error, match):
     args = dict(method="beta-VAE", x=X, beta=4.0, seed=0, recipe=TINY, progress=False)
     with pytest.raises(error, match=match):
         recipe.train_sprites_vae(**{**args, **kwargs})
     assert not fits
+
+
+def test_factorvae_is_beta_tcvae_objective_with_its_vae_on_batches_of_the_recipe(cache, monkeypatch):
+    """FactorVAE at beta weighs the TC by 1 + gamma = beta, and draws twice the recipe's batch so
+    that its VAE, on one half, sees batches as large as the other losses'."""
+    loss_fn = recipe.make_loss("FactorVAE", len(X), TINY, beta=6.0, seed=2)
+    assert loss_fn.gamma == 5.0
+    sizes = []
+    real = train.fit
+    monkeypatch.setattr(recipe.train, "fit", lambda *a, **k: sizes.append(k["batch_size"]) or real(*a, **k))
+    recipe.train_sprites_vae("FactorVAE", X, beta=6.0, recipe=TINY, cache=False, progress=False)
+    recipe.train_sprites_vae("beta-TCVAE", X, beta=6.0, recipe=TINY, cache=False, progress=False)
+    assert sizes == [2 * TINY.batch_size, TINY.batch_size]
+    assert str(recipe.SpritesModel("FactorVAE", 6.0)) == "FactorVAE gamma=5 seed 0"
+    assert recipe.SpritesModel("FactorVAE", recipe.BETA_TC) in recipe.notebook_models(9)
 
 
 def test_hfvae_groups_are_pairs_of_latents():

@@ -1,8 +1,9 @@
 """One recipe to train the sprites VAEs of notebooks 08-10 and 13, and a cache of what it trains.
 
-Every model that the disentanglement notebooks compare (beta-VAE, beta-TCVAE, HFVAE) is the
-same MLP VAE trained on the same data with the same optimiser for the same number of steps;
-only the loss differs. The choices, measured in ``benchmarks/mig_table.py`` and explained in
+Every model that the disentanglement notebooks compare (beta-VAE, beta-TCVAE, HFVAE, FactorVAE)
+is the same MLP VAE trained on the same data with the same optimiser for the same number of
+steps; only the loss differs (FactorVAE draws twice the batch: one half for the VAE, the other
+for its discriminator's permuted codes). The choices, measured in ``benchmarks/mig_table.py`` and explained in
 notebook 08:
 
 - the whole factorial set (``sprites.make(None, grid=True)``, 11,520 images): every factor
@@ -28,18 +29,19 @@ from pathlib import Path
 
 import torch
 
-from vae_course import config, losses, model_cache, models, sprites, train, validate
+from vae_course import config, factorvae, losses, model_cache, models, sprites, train, validate
 from vae_course.losses import LossFn
 from vae_course.train import History
 
-METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE")
+METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE", "FactorVAE")
 # The modules whose code decides what a recipe trains: a change to any of them retrains.
-_TRAINING_CODE = ("recipe", *model_cache.TRAINING_CODE)
+_TRAINING_CODE = ("recipe", "factorvae", *model_cache.TRAINING_CODE)
 
 BETA_SWEEP = (1.0, 2.0, 4.0, 8.0)  # notebook 08's beta-VAEs (seed 0), the curve 09 and 10 draw
-TC_SWEEP = (2.0, 4.0, 8.0)         # notebook 09's beta-TCVAEs (seed 0) beside the sweep (+ BETA_TC)
+TC_SWEEP = (4.0, 8.0)              # notebook 09's beta-TCVAEs (seed 0) beside the sweep (+ BETA_TC)
 BETA_VAE = 4.0                     # the beta-VAE that notebooks 09, 10 and 13 compare with
-BETA_TC = 6.0                      # beta-TCVAE's weight on the TC, HFVAE's on the between-group TC
+BETA_TC = 6.0                      # the weight on the TC: beta-TCVAE's, FactorVAE's 1 + gamma, and
+                                   # HFVAE's on the between-group TC
 GAMMA = 1.0                        # HFVAE's weight on the within-group TC
 
 
@@ -81,6 +83,8 @@ class SpritesModel:
     gamma: float = GAMMA
 
     def __str__(self) -> str:
+        if self.method == "FactorVAE":  # named by Kim and Mnih's gamma, the weight on top of the KL's
+            return f"FactorVAE gamma={self.beta - 1:g} seed {self.seed}"
         gamma = f", gamma={self.gamma:g}" if self.method == "HFVAE" else ""
         return f"{self.method} beta={self.beta:g}{gamma} seed {self.seed}"
 
@@ -95,7 +99,8 @@ def notebook_models(notebook: int) -> list[SpritesModel]:
              for method, beta in (("beta-VAE", BETA_VAE), ("beta-TCVAE", BETA_TC))]
     hfvae = [SpritesModel("HFVAE", BETA_TC, seed) for seed in seeds]
     tc_sweep = [SpritesModel("beta-TCVAE", beta) for beta in TC_SWEEP]
-    lists = {8: sweep, 9: pairs + sweep + tc_sweep, 10: hfvae + pairs + sweep,
+    lists = {8: sweep, 9: pairs + sweep + tc_sweep + [SpritesModel("FactorVAE", BETA_TC)],
+             10: hfvae + pairs + sweep,
              13: [SpritesModel("beta-VAE", BETA_VAE), SpritesModel("beta-TCVAE", BETA_TC),
                   SpritesModel("HFVAE", BETA_TC)]}
     return list(dict.fromkeys(lists.get(notebook, [])))  # each once, in order
@@ -106,12 +111,19 @@ def sprites_data() -> sprites.Sprites:
     return sprites.make(None, grid=True)
 
 
-def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float, gamma: float = GAMMA) -> LossFn:
-    """The training loss of ``method`` ("beta-VAE", "beta-TCVAE" or "HFVAE") with weight
-    ``beta`` (on the whole KL, on the TC, on the between-group TC) and, for HFVAE, ``gamma`` on
-    the within-group TC; MSS estimates of q(z) over a data set of ``dataset_size`` images."""
+def make_loss(method: str, dataset_size: int, recipe: SpritesRecipe, beta: float, gamma: float = GAMMA,
+              seed: int = 0) -> LossFn:
+    """The training loss of ``method`` (one of ``METHODS``) with weight ``beta``: beta-VAE's on
+    the whole KL, beta-TCVAE's on the TC (MSS estimates of q(z) over a data set of
+    ``dataset_size`` images), HFVAE's on the between-group TC (and ``gamma`` on the within-group
+    TC), FactorVAE's total weight on the TC, 1 + its gamma (its discriminator's weights from
+    ``seed``): FactorVAE at beta is beta-TCVAE's objective at beta with another TC estimator."""
     validate.one_of("method", method, METHODS)
     warmup = int(recipe.steps * recipe.warmup_fraction)
+    if method == "FactorVAE":
+        if beta < 1:
+            raise ValueError(f"beta is FactorVAE's total weight on the TC, 1 + gamma, so it must be >= 1, got {beta}")
+        return factorvae.factorvae_loss(recipe.latent_dim, gamma=beta - 1.0, warmup_steps=warmup, seed=seed)
     if method == "beta-VAE":
         return losses.vae_loss(beta=beta, warmup_steps=warmup)
     if method == "beta-TCVAE":
@@ -156,6 +168,7 @@ def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 
     validate.positive_int("seed", seed, minimum=0)
     validate.non_negative("beta", beta)
     recipe = recipe or sprites_recipe()
+    loss_fn = make_loss(method, len(x), recipe, beta, gamma, seed)  # checks the weights before any work
     torch.manual_seed(seed)
     model = models.VAE.build("mlp", tuple(x.shape[1:]), recipe.latent_dim, hidden=recipe.hidden)
     key = cache_key(method, recipe, beta, gamma, seed, x)
@@ -164,9 +177,10 @@ def train_sprites_vae(method: str, x: torch.Tensor, *, beta: float, seed: int = 
     if saved is not None:
         info = {"seconds": saved["seconds"], "cached": True, "path": path}
         return model.eval(), History.from_dict(saved["history"]), info
-    loss_fn = make_loss(method, len(x), recipe, beta, gamma)
+    # FactorVAE's loss splits each batch: the VAE sees one half, as large as the others' batch.
+    batch_size = recipe.batch_size * (2 if method == "FactorVAE" else 1)
     start = time.perf_counter()
-    history = train.fit(model, loss_fn, x, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
+    history = train.fit(model, loss_fn, x, steps=recipe.steps, batch_size=batch_size, lr=recipe.lr,
                         seed=seed, desc=f"{method} beta={beta:g} seed {seed}", progress=progress)
     seconds = time.perf_counter() - start
     if cache and not history.interrupted:
