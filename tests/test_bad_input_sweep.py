@@ -380,7 +380,7 @@ CASES = [
     Case("diagnostics.active_units", diagnostics.active_units,
          lambda: {"model": _vae(), "x": _images(), "threshold": 0.01}),
     Case("diagnostics.exact_kl_terms", diagnostics.exact_kl_terms,
-         lambda: {"model": _vae(), "x": _images(6), "n_samples": 4, "seed": 0, "chunk": 2}),
+         lambda: {"model": _vae(), "x": _images(6), "n_samples": 4, "seed": 0, "chunk": 2, "widen": 2.0}),
     Case("traversals.response_curves", traversals.response_curves,
          lambda: {"mu": torch.randn(6, 2, generator=_g()), "factors": torch.tensor([[0, 1], [1, 0], [2, 1]] * 2),
                   "k": 0},
@@ -403,6 +403,9 @@ CASES = [
     Case("factorvae.tc_estimate", factorvae.tc_estimate,
          lambda: {"discriminator": factorvae.Discriminator(3), "z": torch.randn(6, 3, generator=_g())}),
     Case("factorvae.factorvae_loss", factorvae.factorvae_loss, lambda: {"latent_dim": 3, "gamma": 6.0}),
+    Case("factorvae.fit_discriminator", factorvae.fit_discriminator,
+         lambda: {"mu": torch.randn(6, 3, generator=_g()), "logvar": torch.zeros(6, 3), "steps": 2,
+                  "batch_size": 4, "seed": 0}),
     # objectives
     Case("objectives.mse_per_example", objectives.mse_per_example,
          lambda: {"x_hat": _images(), "x": _images(seed=1)}),
@@ -513,6 +516,9 @@ CASES = [
          accepted=("factors:negative",)),  # factor levels are any ints
     Case("disentangle.mean_elbo_terms", disentangle.mean_elbo_terms,
          lambda: {"model": _vae(), "x": _images().round(), "seed": 0, "batch_size": 2}),
+    Case("disentangle.tc_three_ways", disentangle.tc_three_ways,
+         lambda: {"model": _vae(), "x": _images(6), "batch_size": 4, "repeats": 2, "discriminator_steps": 2,
+                  "n_exact": 4, "seed": 0}),
     # train
     Case("train.fit (train_data only)",
          lambda model, loss_fn, train_data: train.fit(model, loss_fn, train_data, steps=1, batch_size=2, progress=False),

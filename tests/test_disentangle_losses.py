@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vae_course import (comparison, disentangle, estimators, losses, metrics, models, objectives,
+from vae_course import (comparison, diagnostics, disentangle, estimators, losses, metrics, models, objectives,
                         recipe, rotated_twin, traversals)
 
 N, M, D = 50, 5, 4
@@ -499,3 +499,26 @@ def test_rank_agreement_by_hand():
     assert math.isnan(rho[0, 3]) and math.isnan(rho[3, 3])  # a score that is the same for every model
     with pytest.raises(ValueError, match=">= 3 models"):
         comparison.rank_agreement(rows[:2], ["a", "b"])
+
+
+def test_tc_three_ways_reuses_the_exact_path_and_is_seeded():
+    """The exact column is ``diagnostics.exact_kl_terms``'s TC at the same draws; the MSS column is
+    the mean of ``kl_decomposition``'s TC over seeded batches (at M = N every batch is the whole
+    set); everything repeats for a seed and changes with it."""
+    model, x = _small_vae()
+    got = disentangle.tc_three_ways(model, x, batch_size=len(x), repeats=3, discriminator_steps=20,
+                                    n_exact=8, seed=1)
+    assert got["exact"] == diagnostics.exact_kl_terms(model, x, n_samples=8, seed=1)["tc"]
+    mu, logvar = models.encode_all(model, x)
+    generator = torch.Generator().manual_seed(1)
+    by_hand = 0.0
+    for _ in range(3):
+        index = torch.randperm(len(x), generator=generator)
+        z = mu[index] + (0.5 * logvar[index]).exp() * torch.randn(mu.shape, generator=generator)
+        by_hand += estimators.kl_decomposition(z, mu[index], logvar[index], len(x))["tc"].item() / 3
+    assert got["mss"] == pytest.approx(by_hand, abs=1e-5)
+    assert math.isfinite(got["discriminator"])
+    assert got == disentangle.tc_three_ways(model, x, batch_size=len(x), repeats=3, discriminator_steps=20,
+                                            n_exact=8, seed=1)
+    assert got != disentangle.tc_three_ways(model, x, batch_size=len(x), repeats=3, discriminator_steps=20,
+                                            n_exact=8, seed=2)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vae_course import losses, metrics, validate
+from vae_course import diagnostics, estimators, factorvae, losses, metrics, validate
+from vae_course.gradients import reparameterize
 from vae_course.models import encode_all
 
 
@@ -93,6 +94,39 @@ def other_metrics(model: nn.Module, x: torch.Tensor, factors: torch.Tensor, seed
     dci = metrics.dci(codes, f, n_trees=n_trees, seed=seed)
     return {"dci_d": dci["disentanglement"], "dci_c": dci["completeness"], "dci_i": dci["informativeness"],
             "sap": metrics.sap(codes, f, seed=seed), "factorvae_score": metrics.factorvae_score(codes, f, seed=seed)}
+
+
+def tc_three_ways(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256, repeats: int = 20,
+                  discriminator_steps: int = 2000, n_exact: int | None = None, seed: int = 0) -> dict[str, float]:
+    """The total correlation KL(q(z) || prod_j q(z_j)) of a model's aggregate posterior over the
+    images x (N, C, H, W), in nats, by three estimators (notebook 09, section 11):
+
+    - "exact": q(z) as the full mixture over all N posteriors (``diagnostics.exact_kl_terms``,
+      one z for each of ``n_exact`` images, default all);
+    - "mss": the minibatch stratified estimate (``estimators.kl_decomposition``), averaged over
+      ``repeats`` random batches of M = ``batch_size`` images, as beta-TCVAE's loss sees it;
+    - "discriminator": the mean logit over one z per image of a fresh discriminator trained for
+      ``discriminator_steps`` on the frozen posteriors (``factorvae.fit_discriminator``), the
+      density-ratio estimate of FactorVAE with no encoder moving against it.
+    Everything seeded by ``seed``."""
+    validate.positive_int("repeats", repeats)
+    validate.positive_int("batch_size", batch_size, minimum=2)
+    validate.positive_int("discriminator_steps", discriminator_steps)
+    if n_exact is not None:
+        validate.positive_int("n_exact", n_exact)
+    exact = diagnostics.exact_kl_terms(model, x, n_samples=n_exact, seed=seed)["tc"]  # checks model, x
+    mu, logvar = encode_all(model, x)
+    generator = torch.Generator().manual_seed(validate.seed("seed", seed))
+    mss = 0.0
+    for _ in range(repeats):
+        index = torch.randperm(len(x), generator=generator)[:batch_size]
+        z = reparameterize(mu[index], logvar[index], generator=generator)
+        mss += estimators.kl_decomposition(z, mu[index], logvar[index], len(x))["tc"].item() / repeats
+    discriminator = factorvae.fit_discriminator(mu, logvar, discriminator_steps, batch_size, seed=seed)
+    with torch.no_grad():
+        z = reparameterize(mu, logvar, generator=generator)
+        estimate = factorvae.tc_estimate(discriminator, z).item()
+    return {"exact": exact, "mss": mss, "discriminator": estimate}
 
 
 @torch.no_grad()
