@@ -10,8 +10,8 @@ Tasks:
 4. ``mig_from_mi``: the mutual information gap from a mutual information matrix
    (notebook 09, section 7).
 5. ``permute_dims``: samples of the product of the marginals prod_j q(z_j) from samples of
-   q(z), as FactorVAE's discriminator needs them (notebook 09, section 1: the total correlation).
-6. ``least_variance_latent``: one vote of the FactorVAE score (notebook 09, section 7).
+   q(z), as FactorVAE's discriminator needs them (notebook 09, section 11).
+6. ``least_variance_latent``: one vote of the FactorVAE score (notebook 10, section 9).
 
 Check your answers with ``python3 -m vae_course check 09``.
 """
@@ -113,7 +113,7 @@ def permute_dims(z: torch.Tensor, generator: torch.Generator | None = None) -> t
     Shapes: z (B, D), B >= 1, D >= 1, float32 or float64. Returns a tensor of the same shape and
     dtype; the same generator state gives the same permutations.
     """
-    # BEGIN SOLUTION see notebook 09, section "1. Three parts of the KL"
+    # BEGIN SOLUTION see notebook 09, section "11. FactorVAE: the TC through a discriminator"
     order = torch.rand(z.shape, generator=generator).argsort(0)  # column j: a random order of 0..B-1
     return z.gather(0, order)
     # END SOLUTION
@@ -131,7 +131,7 @@ def least_variance_latent(codes: np.ndarray, std: np.ndarray, min_std: float = 0
 
     codes, std float64 arrays, L >= 1, D >= 1, std >= 0, min_std > 0; returns a Python int.
     """
-    # BEGIN SOLUTION see notebook 09, section "7. Measuring disentanglement: MIG"
+    # BEGIN SOLUTION see notebook 10, section "9. Four ways to measure disentanglement"
     active = std >= min_std
     if not active.any():
         return -1
