@@ -278,15 +278,18 @@ def test_non_finite_posteriors_are_rejected_before_they_turn_into_nan():
         E.log_qz(torch.full((4, 2), float("nan")), torch.zeros(4, 2), torch.zeros(4, 2), 10)
 
 
-@pytest.mark.parametrize("case", ["minibatch", "exact", "own anywhere", "groups", "blocks"])
+@pytest.mark.parametrize("case", ["minibatch", "exact", "own anywhere", "groups", "blocks", "far"])
 def test_hand_written_backward_passes_gradcheck(tiny, monkeypatch, case):
     """The backward of the mixture logs (issue 18: written by hand, reusing the forward's
-    exponentials) against finite differences, for every output: log q(z|x_own), the joint, each
-    dimension and each group; own columns on the diagonal (minibatch) or anywhere (exact, and
-    with an extra weight on them)."""
+    exponentials) against finite differences, for every output: log q(z|x_own), the joint, the
+    dimensions and the groups; own columns on the diagonal (minibatch) or anywhere (exact, and
+    with an extra weight on them); "far": a sample 40 from its posterior, whose densities
+    underflow under the shift known in advance, so that its block is shifted by its maxima."""
     z, mu, logvar = (t.clone().requires_grad_() for t in tiny)
     own, log_w = torch.arange(N), E._log_weights(N, 40, "mss")
-    groups = [[2, 0], [1]] if case in ("groups", "blocks", "own anywhere") else None
+    groups = [[2, 0], [1]] if case in ("groups", "blocks", "own anywhere", "far") else None
+    if case == "far":
+        z = z.detach().index_add(0, torch.tensor([1]), torch.full((1, D), 40.0, dtype=z.dtype)).requires_grad_()
     if case in ("exact", "own anywhere"):
         z, own = z[:4].detach().add(0.3).requires_grad_(), torch.tensor([5, 0, 5, 2])
         log_w = (-math.log(N), -math.log(N) + (0.0 if case == "exact" else 1.5))

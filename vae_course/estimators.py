@@ -130,16 +130,16 @@ def pairwise_log_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> t
     return log_normal(z[:, None, :], mu[None], logvar[None])
 
 
-def _logsumexp2_(t: torch.Tensor, log_c: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _logsumexp2_(t: torch.Tensor, log_c: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For t holding log2 values, log_c + the natural log of sum 2^t over the last axis, with t
-    overwritten by e = 2^(t - m): returns (log_c + ln 2 * (m + log2 s), e, s = sum e), m the row
+    overwritten by e = 2^(t - m): returns (log_c + ln 2 * m + ln s, e, s = sum e), m the row
     maxima (raised to the dtype's lowest finite value, so that a row of -inf gives -inf, as in
     torch.logsumexp, not NaN); e / s is the softmax, the gradient of the result with respect
     to ln 2 * t."""
     m = t.amax(-1, keepdim=True).clamp_min_(torch.finfo(t.dtype).min)
     e = t.sub_(m).exp2_()
     s = e.sum(-1, keepdim=True)
-    return (m + s.log2()).squeeze(-1).mul_(LN2).add_(log_c), e, s
+    return s.log().add_(m, alpha=LN2).squeeze(-1).add_(log_c), e, s
 
 
 def _add_to_own_column_(t: torch.Tensor, own: torch.Tensor, value: float) -> torch.Tensor:
@@ -152,43 +152,70 @@ def _add_to_own_column_(t: torch.Tensor, own: torch.Tensor, value: float) -> tor
 class _BlockLogs(torch.autograd.Function):
     """``_mixture_logs`` for one block of rows of z, by hand in both directions (issue 18: the
     autograd version made a beta-TCVAE training step cost 1.3x a beta-VAE step). Each (B, D, K)
-    table takes as few passes over memory as the formulas allow: 8 in the forward and 6 in the
+    table takes as few passes over memory as the formulas allow: 6 in the forward and 6 in the
     backward (operations that read or write a whole table; HFVAE's groups add an index_add_ to
-    the forward and an index_select to the backward, and their (B, G, K) tables). The logs are
-    kept in base 2 (log2 q = log q / ln 2), as torch's exp2 runs in 0.4 of exp's time on a CPU
-    (0.16 against 0.43 ms for a 256 x 8 x 256 float32 table, one thread of an AVX-512 AMD
-    EPYC); the weights, a constant c with an extra weight on the own column, are not added to
-    the tables: c is added to the logs afterwards (log sum_j e^c q_j = c + log sum_j q_j), and
-    the own column's extra to that column alone; and the backward reuses the forward's
-    exponentials (the softmax weights of each logsumexp, the own column's weight included)
-    instead of recomputing them: one exponential per entry of the pairwise table in all."""
+    the forward and an index_select to the backward, and their (B, G, K) tables).
+
+    - The logs are kept in base 2 (log2 q = log q / ln 2), as torch's exp2 runs in 0.4 of exp's
+      time on a CPU (0.16 against 0.43 ms for a 256 x 8 x 256 float32 table, one thread of an
+      AVX-512 AMD EPYC).
+    - The weights, a constant c with an extra weight on the own column, are not added to the
+      tables: c is added to the logs afterwards (log sum_j e^c q_j = c + log sum_j q_j), and the
+      own column's extra to that column alone.
+    - The dimensions' logsumexp is shifted by a bound known before the table is built, the
+      highest peak of the K densities, top = max_jd log2 N(mu_jd; mu_jd, sigma_jd^2), instead of
+      each row's maximum (a pass to find it and one to subtract it): the table is built as
+      log2 q - top. For a minibatch, the sample's own density is in the row, within
+      (logvar_own - min logvar + eps^2) / (2 ln 2) of top, so 2^(log2 q - top) underflows only
+      for a sample far from every posterior; then (some row's sum below sqrt of the smallest
+      normal number) the table is rebuilt and shifted by its row maxima. The joint and the
+      groups, sums over dimensions whose distance to top adds up, are shifted by their maxima.
+    - The backward reuses the forward's exponentials (the softmax weights of each logsumexp,
+      the own column's weight included) instead of recomputing them: one exponential per entry
+      of the pairwise table in all."""
 
     @staticmethod
-    def forward(ctx, z, mu, logvar, log_w, own, group_of, n_groups):
+    def forward(ctx, z, mu, logvar, log_w, own, group_of, group_sizes):
         """z (B, D); mu, logvar (K, D); log_w = (c, c_own) the log weights, log w_ij = c for
         every column j but the row's own data point, own[i] (own (B,)), where it is c_own;
-        group_of (D,) the group (of ``n_groups``) of each dimension, or None. Returns
-        log q(z_i|x_own) (B,), the joint (B,), the dimensions (B, D) and the groups (B, n_groups)."""
+        group_of (D,) the group of each dimension, or None, and group_sizes the number of
+        dimensions in each. Returns log q(z_i|x_own) (B,), the joint (B,), the sum of the
+        dimensions' logs (B,) and the sum of the groups' logs (B,)."""
         c, c_own = log_w
+        dim = z.shape[1]
         mu_t, logvar_t = mu.T.contiguous(), logvar.T.contiguous()  # (D, K): each table's rows run over k
+        peak = (-0.5 / LN2) * (LOG_2PI + logvar_t)  # log2 of each density at its mean
+        top = peak.max().item()
         diff = z[:, :, None] - mu_t  # (B, D, K): z_id - mu_jd
         r = diff * torch.exp(-logvar_t)  # (z_id - mu_jd) / sigma_jd^2 = -d log q(z_id|x_j) / d z_id
-        # log2 q(z_id | x_j) = -(log 2 pi + logvar_jd + (z_id - mu_jd)^2 / sigma_jd^2) / (2 ln 2)
-        log_q = torch.addcmul((-0.5 / LN2) * (LOG_2PI + logvar_t), diff, r, value=-0.5 / LN2)
-        log_groups, groups, e_groups, s_groups = None, z.new_empty(len(z), 0), None, None
+        # log2 q(z_id | x_j) - top = peak_jd - top - (z_id - mu_jd)^2 / (2 ln 2 sigma_jd^2)
+        log_q = torch.addcmul(peak - top, diff, r, value=-0.5 / LN2)
+        log_groups, groups, e_groups, s_groups = None, z.new_empty(0), None, None
         if group_of is None:
-            log_joint = log_q.sum(1)  # (B, K): log2 q(z_i | x_j)
+            log_joint = log_q.sum(1)  # (B, K): log2 q(z_i | x_j) - D top
         else:  # each group's log densities summed; the joint from the G groups, not the D dimensions
-            log_groups = log_q.new_zeros(len(z), n_groups, log_q.shape[2]).index_add_(1, group_of, log_q)
+            log_groups = log_q.new_zeros(len(z), len(group_sizes), log_q.shape[2]).index_add_(1, group_of, log_q)
             log_joint = log_groups.sum(1)
-        log_own = log_joint.gather(1, own[:, None]).squeeze(1) * LN2
-        if c_own != c:  # the own column's extra weight, once in each mixture (not once per dimension)
-            for t in (log_joint, log_q) if log_groups is None else (log_joint, log_q, log_groups):
-                _add_to_own_column_(t, own, (c_own - c) / LN2)
-        joint, e_joint, s_joint = _logsumexp2_(log_joint, c)
+        log_own = log_joint.gather(1, own[:, None]).squeeze(1).add_(dim * top).mul_(LN2)
+        extra = (c_own - c) / LN2  # the own column's extra weight, once in each mixture
+        for t in (log_joint, log_q) + (() if log_groups is None else (log_groups,)):
+            if extra:
+                _add_to_own_column_(t, own, extra)
+        joint, e_joint, s_joint = _logsumexp2_(log_joint, c + LN2 * dim * top)
         if log_groups is not None:
-            groups, e_groups, s_groups = _logsumexp2_(log_groups, c)
-        dims, e_dims, s_dims = _logsumexp2_(log_q, c)  # log_q is not needed again
+            shifts = torch.tensor(group_sizes, dtype=z.dtype, device=z.device).mul_(LN2 * top).add_(c)
+            groups, e_groups, s_groups = _logsumexp2_(log_groups, shifts)
+            groups = groups.sum(1)
+        e_dims = log_q.exp2_()  # log_q is not needed again
+        s_dims = e_dims.sum(-1, keepdim=True)
+        if s_dims.amin().item() < torch.finfo(z.dtype).tiny ** 0.5:  # see the class docstring
+            log_q = torch.addcmul(peak, diff, r, value=-0.5 / LN2)
+            if extra:
+                _add_to_own_column_(log_q, own, extra)
+            dims, e_dims, s_dims = _logsumexp2_(log_q, c)
+            dims = dims.sum(1)
+        else:
+            dims = s_dims.log().sum((1, 2)).add_(dim * (c + LN2 * top))
         ctx.save_for_backward(diff, r, own, group_of, e_joint, s_joint, e_dims, s_dims, e_groups, s_groups)
         return log_own, joint, dims, groups
 
@@ -207,10 +234,10 @@ class _BlockLogs(torch.autograd.Function):
         diff, r, own, group_of, e_joint, s_joint, e_dims, s_dims, e_groups, s_groups = ctx.saved_tensors
         per_point = (e_joint * (g_joint[:, None] / s_joint)).scatter_add_(1, own[:, None], g_own[:, None])
         if group_of is None:
-            a = torch.addcmul(per_point[:, None, :], e_dims, g_dims[:, :, None] / s_dims)
+            a = torch.addcmul(per_point[:, None, :], e_dims, g_dims[:, None, None] / s_dims)
         else:  # the groups' (B, G, K) weights spread over their dimensions, then the dimensions' own
-            a = torch.addcmul(per_point[:, None, :], e_groups, g_groups[:, :, None] / s_groups)
-            a = a.index_select(1, group_of).addcmul_(e_dims, g_dims[:, :, None] / s_dims)
+            a = torch.addcmul(per_point[:, None, :], e_groups, g_groups[:, None, None] / s_groups)
+            a = a.index_select(1, group_of).addcmul_(e_dims, g_dims[:, None, None] / s_dims)
         b = a * r
         g_z = -b.sum(2) if ctx.needs_input_grad[0] else None
         g_mu = b.sum(0).T if ctx.needs_input_grad[1] else None
@@ -221,11 +248,12 @@ class _BlockLogs(torch.autograd.Function):
 def _mixture_logs(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_w: tuple[float, float],
                   own: torch.Tensor, groups: list[list[int]] | None = None) -> dict[str, torch.Tensor]:
     """The per-sample mixture log densities log sum_j w_ij q(. | x_j) of the joint, ``"joint"``
-    (M,); of each dimension, ``"dims"`` (M, D); and, when ``groups`` are given, of each group
-    of dimensions (its log densities summed), ``"groups"`` (M, G); for z (M, D), mu and logvar
-    (K, D) and the log weights ``log_w`` = (c, c_own): log w_ij = c for every j but the column
-    ``own`` (M,) of each sample's own data point, where it is c_own (every caller's weights
-    have this form: ``_log_weights``). Also ``"own"`` (M,), log q(z_i | x_own_i) =
+    (M,); summed over the dimensions, ``"dims"`` (M,) = sum_d log sum_j w_ij q(z_id | x_j);
+    and, when ``groups`` are given, summed over the groups of dimensions (each group's log
+    densities summed), ``"groups"`` (M,); for z (M, D), mu and logvar (K, D) and the log
+    weights ``log_w`` = (c, c_own): log w_ij = c for every j but the column ``own`` (M,) of each
+    sample's own data point, where it is c_own (every caller's weights have this form:
+    ``_log_weights``). Also ``"own"`` (M,), log q(z_i | x_own_i) =
     sum_d log q(z_id | x_own_i,d), the table's entry in that column.
 
     The pairwise table of ``pairwise_log_q`` (transposed) is computed once, a block of rows at
@@ -233,13 +261,16 @@ def _mixture_logs(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_w
     each block fits in cache and is reused from the allocator instead of being requested from
     the operating system afresh, which costs more than the arithmetic at M = 1024.
     """
-    group_of = None
+    group_of, group_sizes = None, ()
     if groups is not None:  # (D,): the group of each dimension, for index_add_ over dimensions
         group_of = [g for d in range(z.shape[1]) for g, dims in enumerate(groups) if d in dims]
-        group_of = torch.tensor(group_of, device=z.device)
+        group_of, group_sizes = torch.tensor(group_of, device=z.device), tuple(len(g) for g in groups)
     rows = max(1, BLOCK_ELEMENTS // mu.numel())
-    blocks = [_BlockLogs.apply(z[s:s + rows], mu, logvar, log_w, own[s:s + rows], group_of, len(groups or ()))
-              for s in range(0, len(z), rows)]
+    if rows >= len(z):  # one block: no slices of z, whose backward would copy the gradient into zeros
+        blocks = [_BlockLogs.apply(z, mu, logvar, log_w, own, group_of, group_sizes)]
+    else:
+        blocks = [_BlockLogs.apply(z[s:s + rows], mu, logvar, log_w, own[s:s + rows], group_of, group_sizes)
+                  for s in range(0, len(z), rows)]
     names = ("own", "joint", "dims", "groups") if groups is not None else ("own", "joint", "dims")
     return {k: torch.cat([blk[n] for blk in blocks]) if len(blocks) > 1 else blocks[0][n]
             for n, k in enumerate(names)}
@@ -268,7 +299,7 @@ def log_qz(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size
     derivation and the bias of each).
     """
     logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator)
-    return logs["joint"], logs["dims"].sum(1)
+    return logs["joint"], logs["dims"]
 
 
 def _reduce(terms: dict[str, torch.Tensor], reduction: str) -> dict[str, torch.Tensor]:
@@ -283,7 +314,7 @@ def _log_prior(z: torch.Tensor) -> torch.Tensor:
 
 def _decomposition(logs, z):
     """Per-sample MI, TC and dimension-wise KL (each (M,)) from the mixture logs."""
-    log_prod = logs["dims"].sum(1)
+    log_prod = logs["dims"]
     return {"mi": logs["own"] - logs["joint"], "tc": logs["joint"] - log_prod,
             "dwkl": log_prod - _log_prior(z)}
 
@@ -354,7 +385,7 @@ def hierarchical_tc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dat
     estimator. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
     logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
-    log_groups, log_dims = logs["groups"].sum(1), logs["dims"].sum(1)
+    log_groups, log_dims = logs["groups"], logs["dims"]
     terms = {"mi": logs["own"] - logs["joint"], "between": logs["joint"] - log_groups,
              "within": log_groups - log_dims, "dwkl": log_dims - _log_prior(z)}
     return _reduce(terms, reduction)
