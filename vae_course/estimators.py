@@ -26,6 +26,7 @@ Esmaeili et al. 2019 split the TC further over groups of dimensions (``hierarchi
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -43,8 +44,9 @@ def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss
                        dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """The log importance weights log w_ij (M, M) of the minibatch estimators of q(z_i),
     Chen et al. 2018, section 3 and appendix C. Row i estimates q(z_i) = sum_j w_ij q(z_i|x_j).
-    float64 by default (the exact checks); the estimators ask for the samples' dtype, so that a
-    float32 training step stays in float32 instead of promoting its (M, D, M) table.
+    float64 by default (the exact checks), or ``dtype`` (for use beside float32 samples). The
+    table holds two values, one on the diagonal and one off it: the estimators take those two
+    numbers (``_log_weights``), not the table, and add them after their logsumexps.
 
     ``"mws"`` (minibatch weighted sampling): w_ij = 1/(N M) for every j, the form
     log q(z_i) ~ logsumexp_j log q(z_i|x_j) - log(N M). Each row sums to 1/N, not 1: with the
@@ -142,6 +144,22 @@ def _logsumexp2_(t: torch.Tensor, log_c: float | torch.Tensor) -> tuple[torch.Te
     return s.log().add_(m, alpha=LN2).squeeze(-1).add_(log_c), e, s
 
 
+def _shifted_logsumexp2_(t: torch.Tensor, log_c: float | torch.Tensor,
+                          rebuild: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``_logsumexp2_`` summed over the rows of t (B, R, K), for t already shifted by a bound
+    known in advance (no entry above 0) instead of its row maxima: t overwritten by e = 2^t,
+    returns (sum_r [log_c_r + ln s_r], e, s). When a sum s underflows below the square root of
+    the smallest normal number (its terms losing precision), the table ``rebuild()`` (t as it
+    was) is shifted by its row maxima instead."""
+    e = t.exp2_()
+    s = e.sum(-1, keepdim=True)
+    if s.amin().item() < torch.finfo(t.dtype).tiny ** 0.5:
+        logs, e, s = _logsumexp2_(rebuild(), log_c)
+    else:
+        logs = s.log().squeeze(-1).add_(log_c)
+    return logs.sum(1), e, s
+
+
 def _add_to_own_column_(t: torch.Tensor, own: torch.Tensor, value: float) -> torch.Tensor:
     """t (B, ..., K) with ``value`` added to the entries t[i, ..., own[i]], in place."""
     shape = (*t.shape[:-1], 1)
@@ -154,7 +172,7 @@ class _BlockLogs(torch.autograd.Function):
     autograd version made a beta-TCVAE training step cost 1.3x a beta-VAE step). Each (B, D, K)
     table takes as few passes over memory as the formulas allow: 6 in the forward and 6 in the
     backward (operations that read or write a whole table; HFVAE's groups add an index_add_ to
-    the forward and an index_select to the backward, and their (B, G, K) tables).
+    the forward and an index_select to the backward, and 5 operations on their (B, G, K) table).
 
     - The logs are kept in base 2 (log2 q = log q / ln 2), as torch's exp2 runs in 0.4 of exp's
       time on a CPU (0.16 against 0.43 ms for a 256 x 8 x 256 float32 table, one thread of an
@@ -168,8 +186,9 @@ class _BlockLogs(torch.autograd.Function):
       log2 q - top. For a minibatch, the sample's own density is in the row, within
       (logvar_own - min logvar + eps^2) / (2 ln 2) of top, so 2^(log2 q - top) underflows only
       for a sample far from every posterior; then (some row's sum below sqrt of the smallest
-      normal number) the table is rebuilt and shifted by its row maxima. The joint and the
-      groups, sums over dimensions whose distance to top adds up, are shifted by their maxima.
+      normal number) the table is rebuilt and shifted by its row maxima. The same holds for the
+      groups (shifted by |g| top); the joint, a sum over all D dimensions whose distances to
+      top add up, is shifted by its maxima, a (B, K) table.
     - The backward reuses the forward's exponentials (the softmax weights of each logsumexp,
       the own column's weight included) instead of recomputing them: one exponential per entry
       of the pairwise table in all."""
@@ -182,40 +201,35 @@ class _BlockLogs(torch.autograd.Function):
         dimensions in each. Returns log q(z_i|x_own) (B,), the joint (B,), the sum of the
         dimensions' logs (B,) and the sum of the groups' logs (B,)."""
         c, c_own = log_w
-        dim = z.shape[1]
+        dim, k_pos = z.shape[1], mu.shape[0]
         mu_t, logvar_t = mu.T.contiguous(), logvar.T.contiguous()  # (D, K): each table's rows run over k
         peak = (-0.5 / LN2) * (LOG_2PI + logvar_t)  # log2 of each density at its mean
         top = peak.max().item()
         diff = z[:, :, None] - mu_t  # (B, D, K): z_id - mu_jd
         r = diff * torch.exp(-logvar_t)  # (z_id - mu_jd) / sigma_jd^2 = -d log q(z_id|x_j) / d z_id
-        # log2 q(z_id | x_j) - top = peak_jd - top - (z_id - mu_jd)^2 / (2 ln 2 sigma_jd^2)
-        log_q = torch.addcmul(peak - top, diff, r, value=-0.5 / LN2)
-        log_groups, groups, e_groups, s_groups = None, z.new_empty(0), None, None
-        if group_of is None:
-            log_joint = log_q.sum(1)  # (B, K): log2 q(z_i | x_j) - D top
-        else:  # each group's log densities summed; the joint from the G groups, not the D dimensions
-            log_groups = log_q.new_zeros(len(z), len(group_sizes), log_q.shape[2]).index_add_(1, group_of, log_q)
-            log_joint = log_groups.sum(1)
-        log_own = log_joint.gather(1, own[:, None]).squeeze(1).add_(dim * top).mul_(LN2)
         extra = (c_own - c) / LN2  # the own column's extra weight, once in each mixture
-        for t in (log_joint, log_q) + (() if log_groups is None else (log_groups,)):
-            if extra:
-                _add_to_own_column_(t, own, extra)
-        joint, e_joint, s_joint = _logsumexp2_(log_joint, c + LN2 * dim * top)
-        if log_groups is not None:
-            shifts = torch.tensor(group_sizes, dtype=z.dtype, device=z.device).mul_(LN2 * top).add_(c)
-            groups, e_groups, s_groups = _logsumexp2_(log_groups, shifts)
-            groups = groups.sum(1)
-        e_dims = log_q.exp2_()  # log_q is not needed again
-        s_dims = e_dims.sum(-1, keepdim=True)
-        if s_dims.amin().item() < torch.finfo(z.dtype).tiny ** 0.5:  # see the class docstring
-            log_q = torch.addcmul(peak, diff, r, value=-0.5 / LN2)
-            if extra:
-                _add_to_own_column_(log_q, own, extra)
-            dims, e_dims, s_dims = _logsumexp2_(log_q, c)
-            dims = dims.sum(1)
-        else:
-            dims = s_dims.log().sum((1, 2)).add_(dim * (c + LN2 * top))
+
+        def table() -> torch.Tensor:  # (B, D, K): log2 q(z_id|x_j) - top
+            # = peak_jd - top - (z_id - mu_jd)^2 / (2 ln 2 sigma_jd^2)
+            return torch.addcmul(peak - top, diff, r, value=-0.5 / LN2)
+
+        def grouped(log_q: torch.Tensor) -> torch.Tensor:  # (B, G, K): each group's log densities summed
+            return log_q.new_zeros(len(z), len(group_sizes), k_pos).index_add_(1, group_of, log_q)
+
+        def weighted(t: torch.Tensor) -> torch.Tensor:
+            return _add_to_own_column_(t, own, extra) if extra else t
+
+        log_q = table()
+        log_groups = None if group_of is None else grouped(log_q)
+        log_joint = log_q.sum(1) if group_of is None else log_groups.sum(1)  # (B, K), less D top
+        log_own = log_joint.gather(1, own[:, None]).squeeze(1).add_(dim * top).mul_(LN2)
+        joint, e_joint, s_joint = _logsumexp2_(weighted(log_joint), c + LN2 * dim * top)
+        groups, e_groups, s_groups = z.new_empty(0), None, None
+        if group_of is not None:
+            shifts = torch.tensor([c + LN2 * n * top for n in group_sizes], dtype=z.dtype, device=z.device)
+            groups, e_groups, s_groups = _shifted_logsumexp2_(weighted(log_groups), shifts,
+                                                              lambda: weighted(grouped(table())))
+        dims, e_dims, s_dims = _shifted_logsumexp2_(weighted(log_q), c + LN2 * top, lambda: weighted(table()))
         ctx.save_for_backward(diff, r, own, group_of, e_joint, s_joint, e_dims, s_dims, e_groups, s_groups)
         return log_own, joint, dims, groups
 
