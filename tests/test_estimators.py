@@ -65,6 +65,16 @@ def test_mss_weights_put_1_over_n_on_the_own_sample_and_sum_to_one():
     assert torch.allclose(w, weights_loop(4, 10, "mss"))
 
 
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_the_estimators_weights_are_those_of_the_table(estimator):
+    """The estimators take the weights as (c, c_own): one value off the sample's own column
+    and one on it, which must be the two values of ``importance_weights``."""
+    c, c_own = E._log_weights(5, 12, estimator)
+    expected = torch.full((5, 5), c, dtype=torch.float64).fill_diagonal_(c_own)
+    assert torch.equal(E.importance_weights(5, 12, estimator), expected)
+    assert torch.allclose(expected.exp(), weights_loop(5, 12, estimator))
+
+
 def test_mws_weights_sum_to_one_over_n():
     w = E.importance_weights(4, 10, "mws").exp()
     assert torch.allclose(w.sum(1), torch.full((4,), 0.1, dtype=torch.float64))
@@ -268,17 +278,21 @@ def test_non_finite_posteriors_are_rejected_before_they_turn_into_nan():
         E.log_qz(torch.full((4, 2), float("nan")), torch.zeros(4, 2), torch.zeros(4, 2), 10)
 
 
-@pytest.mark.parametrize("case", ["minibatch", "exact", "groups", "blocks"])
+@pytest.mark.parametrize("case", ["minibatch", "exact", "own anywhere", "groups", "blocks", "far"])
 def test_hand_written_backward_passes_gradcheck(tiny, monkeypatch, case):
     """The backward of the mixture logs (issue 18: written by hand, reusing the forward's
-    exponentials) against finite differences, for every output: log q(z|x_own), the joint, each
-    dimension and each group; own columns on the diagonal (minibatch) or anywhere (exact)."""
+    exponentials) against finite differences, for every output: log q(z|x_own), the joint, the
+    dimensions and the groups; own columns on the diagonal (minibatch) or anywhere (exact, and
+    with an extra weight on them); "far": a sample 40 from its posterior, whose densities
+    underflow under the shift known in advance, so that its block is shifted by its maxima."""
     z, mu, logvar = (t.clone().requires_grad_() for t in tiny)
-    own, log_w = torch.arange(N), E.importance_weights(N, 40, "mss")
-    groups = [[2, 0], [1]] if case in ("groups", "blocks") else None
-    if case == "exact":
+    own, log_w = torch.arange(N), E._log_weights(N, 40, "mss")
+    groups = [[2, 0], [1]] if case in ("groups", "blocks", "own anywhere", "far") else None
+    if case == "far":
+        z = z.detach().index_add(0, torch.tensor([1]), torch.full((1, D), 40.0, dtype=z.dtype)).requires_grad_()
+    if case in ("exact", "own anywhere"):
         z, own = z[:4].detach().add(0.3).requires_grad_(), torch.tensor([5, 0, 5, 2])
-        log_w = torch.full((4, N), -math.log(N), dtype=torch.float64)
+        log_w = (-math.log(N), -math.log(N) + (0.0 if case == "exact" else 1.5))
     if case == "blocks":
         monkeypatch.setattr(E, "BLOCK_ELEMENTS", 2 * D * N)  # two rows per block
 

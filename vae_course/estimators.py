@@ -26,6 +26,7 @@ Esmaeili et al. 2019 split the TC further over groups of dimensions (``hierarchi
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -43,8 +44,9 @@ def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss
                        dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """The log importance weights log w_ij (M, M) of the minibatch estimators of q(z_i),
     Chen et al. 2018, section 3 and appendix C. Row i estimates q(z_i) = sum_j w_ij q(z_i|x_j).
-    float64 by default (the exact checks); the estimators ask for the samples' dtype, so that a
-    float32 training step stays in float32 instead of promoting its (M, D, M) table.
+    float64 by default (the exact checks), or ``dtype`` (for use beside float32 samples). The
+    table holds two values, one on the diagonal and one off it: the estimators take those two
+    numbers (``_log_weights``), not the table, and add them after their logsumexps.
 
     ``"mws"`` (minibatch weighted sampling): w_ij = 1/(N M) for every j, the form
     log q(z_i) ~ logsumexp_j log q(z_i|x_j) - log(N M). Each row sums to 1/N, not 1: with the
@@ -74,19 +76,26 @@ def importance_weights(batch_size: int, dataset_size: int, estimator: str = "mss
     weights on the others that sum to (N-1)/N are unbiased here, and as the others are
     exchangeable, equal weights have the least variance.)
     """
+    others, own = _log_weights(batch_size, dataset_size, estimator)
+    log_w = torch.full((batch_size, batch_size), others, dtype=dtype)
+    log_w.diagonal().fill_(own)
+    return log_w
+
+
+def _log_weights(batch_size: int, dataset_size: int, estimator: str) -> tuple[float, float]:
+    """The two values of the table of ``importance_weights``, after checking its arguments:
+    (log w_ij for j != i, log w_ii). The estimators take the weights in this form, as a constant
+    plus an extra weight on the sample's own column, rather than as an (M, M) table."""
     validate.positive_int("batch_size", batch_size)
     validate.positive_int("dataset_size", dataset_size)
     validate.one_of("estimator", estimator, ESTIMATORS)
     if dataset_size < batch_size:
         raise ValueError(f"dataset_size (N) must be >= the batch size M = {batch_size}, got {dataset_size}")
     if estimator == "mws":
-        return torch.full((batch_size, batch_size), -math.log(dataset_size * batch_size), dtype=dtype)
+        return (-math.log(dataset_size * batch_size),) * 2
     if batch_size < 2:
         raise ValueError(f"the 'mss' estimator needs a batch of at least 2 samples, got M = {batch_size}")
-    others = math.log(dataset_size - 1) - math.log(dataset_size * (batch_size - 1))
-    log_w = torch.full((batch_size, batch_size), others, dtype=dtype)
-    log_w.diagonal().fill_(-math.log(dataset_size))
-    return log_w
+    return math.log(dataset_size - 1) - math.log(dataset_size * (batch_size - 1)), -math.log(dataset_size)
 
 
 def _check_posterior_sample(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -104,9 +113,12 @@ def _check_posterior_sample(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Ten
         raise ValueError(f"z and {name_mu} need at least one row, got z {tuple(z.shape)} and {name_mu} "
                          f"{tuple(mu.shape)}")
     # One sum vouches for every entry at once, as it is finite only if each term is, and a finite
-    # exp(-logvar) means exp(logvar) > 0 (exp overflows before it underflows to 0); when it is
-    # not finite, the checks that name the culprit run (an overflowing sum passes them).
-    if not torch.isfinite(z.sum() + mu.sum() + logvar.exp().sum() + logvar.neg().exp().sum()):
+    # exp(|logvar|) means exp(logvar) is finite and > 0 (exp overflows before it underflows to 0);
+    # when it is not finite, the checks that name the culprit run (an overflowing sum passes them).
+    # It runs on every training step: no graph is recorded, and one number comes back.
+    with torch.no_grad():
+        total = z.sum() + mu.sum() + logvar.abs().exp().sum()
+    if not math.isfinite(total.item()):
         validate.finite("z", z)
         validate.finite(name_mu, mu)
         validate.log_variance(name_logvar, logvar)  # logvar = -1e4 would turn MI and TC into NaN
@@ -120,46 +132,105 @@ def pairwise_log_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> t
     return log_normal(z[:, None, :], mu[None], logvar[None])
 
 
-def _logsumexp2_(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For t holding log2 values, the natural log of sum 2^t over the last axis, with t
-    overwritten by e = 2^(t - m): returns (ln 2 * (m + log2 s), e, s = sum e), m the row maxima
-    (raised to the dtype's lowest finite value, so that a row of -inf gives -inf, as in
+def _logsumexp2_(t: torch.Tensor, log_c: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For t holding log2 values, log_c + the natural log of sum 2^t over the last axis, with t
+    overwritten by e = 2^(t - m): returns (log_c + ln 2 * m + ln s, e, s = sum e), m the row
+    maxima (raised to the dtype's lowest finite value, so that a row of -inf gives -inf, as in
     torch.logsumexp, not NaN); e / s is the softmax, the gradient of the result with respect
     to ln 2 * t."""
     m = t.amax(-1, keepdim=True).clamp_min_(torch.finfo(t.dtype).min)
     e = t.sub_(m).exp2_()
     s = e.sum(-1, keepdim=True)
-    return (m + s.log2()).squeeze(-1) * LN2, e, s
+    return s.log().add_(m, alpha=LN2).squeeze(-1).add_(log_c), e, s
+
+
+def _shifted_logsumexp2_(t: torch.Tensor, log_c: float | torch.Tensor,
+                          rebuild: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``_logsumexp2_`` summed over the rows of t (B, R, K), for t already shifted by a bound
+    known in advance (no entry above 0) instead of its row maxima: t overwritten by e = 2^t,
+    returns (sum_r [log_c_r + ln s_r], e, s). When a sum s underflows below the square root of
+    the smallest normal number (its terms losing precision), the table ``rebuild()`` (t as it
+    was) is shifted by its row maxima instead."""
+    e = t.exp2_()
+    s = e.sum(-1, keepdim=True)
+    if s.amin().item() < torch.finfo(t.dtype).tiny ** 0.5:
+        logs, e, s = _logsumexp2_(rebuild(), log_c)
+    else:
+        logs = s.log().squeeze(-1).add_(log_c)
+    return logs.sum(1), e, s
+
+
+def _add_to_own_column_(t: torch.Tensor, own: torch.Tensor, value: float) -> torch.Tensor:
+    """t (B, ..., K) with ``value`` added to the entries t[i, ..., own[i]], in place."""
+    shape = (*t.shape[:-1], 1)
+    index = own.view(-1, *(1,) * (t.dim() - 1)).expand(shape)
+    return t.scatter_add_(-1, index, t.new_full((), value).expand(shape))
 
 
 class _BlockLogs(torch.autograd.Function):
     """``_mixture_logs`` for one block of rows of z, by hand in both directions (issue 18: the
     autograd version made a beta-TCVAE training step cost 1.3x a beta-VAE step). Each (B, D, K)
-    table takes as few passes over memory as the formulas allow; the logs are kept in base 2
-    (log2 q = log q / ln 2), as torch's exp2 runs in 0.4 of exp's time on a CPU (0.16 against
-    0.43 ms for a 256 x 8 x 256 float32 table, one thread of an AVX-512 AMD EPYC); and the
-    backward reuses the forward's exponentials (the softmax weights of each logsumexp) instead
-    of recomputing them: one exponential per entry of the pairwise table in all."""
+    table takes as few passes over memory as the formulas allow: 6 in the forward and 6 in the
+    backward (operations that read or write a whole table; HFVAE's groups add an index_add_ to
+    the forward and an index_select to the backward, and their (B, G, K) table takes 5 in the
+    forward and 1 in the backward).
+
+    - The logs are kept in base 2 (log2 q = log q / ln 2), as torch's exp2 runs in 0.4 of exp's
+      time on a CPU (0.16 against 0.43 ms for a 256 x 8 x 256 float32 table, one thread of an
+      AVX-512 AMD EPYC).
+    - The weights, a constant c with an extra weight on the own column, are not added to the
+      tables: c is added to the logs afterwards (log sum_j e^c q_j = c + log sum_j q_j), and the
+      own column's extra to that column alone.
+    - The dimensions' logsumexp is shifted by a bound known before the table is built, the
+      highest peak of the K densities, top = max_jd log2 N(mu_jd; mu_jd, sigma_jd^2), instead of
+      each row's maximum (a pass to find it and one to subtract it): the table is built as
+      log2 q - top. The sample's own density is in its row (minibatch and exact alike), within
+      (logvar_own,d - min_jd logvar_jd + eps_d^2) / (2 ln 2) of top, so 2^(log2 q - top)
+      underflows only for a sample far from every posterior; then (some row's sum below the
+      square root of the smallest normal number) the table is rebuilt and shifted by its row
+      maxima. The same holds for the groups (shifted by |g| top); the joint, a sum over all D
+      dimensions whose distances to top add up, is shifted by its maxima, a (B, K) table.
+    - The backward reuses the forward's exponentials (the softmax weights of each logsumexp,
+      the own column's weight included) instead of recomputing them: one exponential per entry
+      of the pairwise table in all."""
 
     @staticmethod
-    def forward(ctx, z, mu_t, logvar_t, log_w, own, group_of, n_groups):
-        """z (B, D); mu_t, logvar_t (D, K); log_w (B, K); own (B,) the column of each row's own
-        data point; group_of (D,) the group (of ``n_groups``) of each dimension, or None.
-        Returns log q(z_i|x_own) (B,), the joint (B,), the dimensions (B, D) and the groups
-        (B, n_groups)."""
+    def forward(ctx, z, mu, logvar, log_w, own, group_of, group_sizes):
+        """z (B, D); mu, logvar (K, D); log_w = (c, c_own) the log weights, log w_ij = c for
+        every column j but the row's own data point, own[i] (own (B,)), where it is c_own;
+        group_of (D,) the group of each dimension, or None, and group_sizes the number of
+        dimensions in each. Returns log q(z_i|x_own) (B,), the joint (B,), the sum of the
+        dimensions' logs (B,) and the sum of the groups' logs (B,)."""
+        c, c_own = log_w
+        dim, k_pos = z.shape[1], mu.shape[0]
+        mu_t, logvar_t = mu.T.contiguous(), logvar.T.contiguous()  # (D, K): each table's rows run over k
+        peak = (-0.5 / LN2) * (LOG_2PI + logvar_t)  # log2 of each density at its mean
+        top = peak.max().item()
         diff = z[:, :, None] - mu_t  # (B, D, K): z_id - mu_jd
         r = diff * torch.exp(-logvar_t)  # (z_id - mu_jd) / sigma_jd^2 = -d log q(z_id|x_j) / d z_id
-        # log2 q(z_id | x_j) = -(log 2 pi + logvar_jd + (z_id - mu_jd)^2 / sigma_jd^2) / (2 ln 2)
-        log_q = torch.addcmul((-0.5 / LN2) * (LOG_2PI + logvar_t), diff, r, value=-0.5 / LN2)
-        log_w = log_w / LN2
-        log_joint = log_q.sum(1)  # (B, K): log2 q(z_i | x_j); its weight is added once, below
-        log_own = log_joint.gather(1, own[:, None]).squeeze(1) * LN2
-        joint, e_joint, s_joint = _logsumexp2_(log_joint.add_(log_w))
-        groups, e_groups, s_groups = log_w.new_empty(len(z), 0), None, None
-        if group_of is not None:  # each group's log densities summed, then its mixture
-            log_groups = log_q.new_zeros(len(z), n_groups, log_q.shape[2]).index_add_(1, group_of, log_q)
-            groups, e_groups, s_groups = _logsumexp2_(log_groups.add_(log_w[:, None, :]))
-        dims, e_dims, s_dims = _logsumexp2_(log_q.add_(log_w[:, None, :]))  # log_q is not needed again
+        extra = (c_own - c) / LN2  # the own column's extra weight, once in each mixture
+
+        def table() -> torch.Tensor:  # (B, D, K): log2 q(z_id|x_j) - top
+            # = peak_jd - top - (z_id - mu_jd)^2 / (2 ln 2 sigma_jd^2)
+            return torch.addcmul(peak - top, diff, r, value=-0.5 / LN2)
+
+        def grouped(log_q: torch.Tensor) -> torch.Tensor:  # (B, G, K): each group's log densities summed
+            return log_q.new_zeros(len(z), len(group_sizes), k_pos).index_add_(1, group_of, log_q)
+
+        def weighted(t: torch.Tensor) -> torch.Tensor:
+            return _add_to_own_column_(t, own, extra) if extra else t
+
+        log_q = table()
+        log_groups = None if group_of is None else grouped(log_q)
+        log_joint = log_q.sum(1) if group_of is None else log_groups.sum(1)  # (B, K), less D top
+        log_own = log_joint.gather(1, own[:, None]).squeeze(1).add_(dim * top).mul_(LN2)
+        joint, e_joint, s_joint = _logsumexp2_(weighted(log_joint), c + LN2 * dim * top)
+        groups, e_groups, s_groups = z.new_empty(0), None, None
+        if group_of is not None:
+            shifts = torch.tensor([c + LN2 * n * top for n in group_sizes], dtype=z.dtype, device=z.device)
+            groups, e_groups, s_groups = _shifted_logsumexp2_(weighted(log_groups), shifts,
+                                                              lambda: weighted(grouped(table())))
+        dims, e_dims, s_dims = _shifted_logsumexp2_(weighted(log_q), c + LN2 * top, lambda: weighted(table()))
         ctx.save_for_backward(diff, r, own, group_of, e_joint, s_joint, e_dims, s_dims, e_groups, s_groups)
         return log_own, joint, dims, groups
 
@@ -167,7 +238,9 @@ class _BlockLogs(torch.autograd.Function):
     def backward(ctx, g_own, g_joint, g_dims, g_groups):
         """Each output's gradient with respect to the table log q(z_id|x_j) is the incoming
         gradient times its softmax weights (log_own: times 1 on the own column); ``a`` (B, D, K)
-        collects them, and d log q(z_id|x_j) = -r dz_id + r dmu_jd + (diff r - 1) / 2 dlogvar_jd.
+        collects them, and d log q(z_id|x_j) = -r dz_id + r dmu_jd + (diff r - 1) / 2 dlogvar_jd:
+        with b = a r, the gradients are -sum_j b, sum_i b and sum_i (b diff - a) / 2, the last
+        from a - b diff written over a.
         First derivatives only: with ``create_graph=True`` it raises rather than give a second
         derivative without the terms that went through the saved tensors."""
         if torch.is_grad_enabled():
@@ -175,39 +248,44 @@ class _BlockLogs(torch.autograd.Function):
                                "by hand): no create_graph=True, second derivatives or double backward")
         diff, r, own, group_of, e_joint, s_joint, e_dims, s_dims, e_groups, s_groups = ctx.saved_tensors
         per_point = (e_joint * (g_joint[:, None] / s_joint)).scatter_add_(1, own[:, None], g_own[:, None])
-        a = torch.addcmul(per_point[:, None, :], e_dims, g_dims[:, :, None] / s_dims)
-        if group_of is not None:
-            a += (e_groups * (g_groups[:, :, None] / s_groups)).index_select(1, group_of)
+        if group_of is None:
+            a = torch.addcmul(per_point[:, None, :], e_dims, g_dims[:, None, None] / s_dims)
+        else:  # the groups' (B, G, K) weights spread over their dimensions, then the dimensions' own
+            a = torch.addcmul(per_point[:, None, :], e_groups, g_groups[:, None, None] / s_groups)
+            a = a.index_select(1, group_of).addcmul_(e_dims, g_dims[:, None, None] / s_dims)
         b = a * r
         g_z = -b.sum(2) if ctx.needs_input_grad[0] else None
-        g_mu = b.sum(0) if ctx.needs_input_grad[1] else None
-        g_logvar = b.mul_(diff).sub_(a).sum(0).mul_(0.5) if ctx.needs_input_grad[2] else None
+        g_mu = b.sum(0).T if ctx.needs_input_grad[1] else None
+        g_logvar = a.addcmul_(b, diff, value=-1).sum(0).mul_(-0.5).T if ctx.needs_input_grad[2] else None
         return g_z, g_mu, g_logvar, None, None, None, None
 
 
-def _mixture_logs(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_w: torch.Tensor,
+def _mixture_logs(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_w: tuple[float, float],
                   own: torch.Tensor, groups: list[list[int]] | None = None) -> dict[str, torch.Tensor]:
     """The per-sample mixture log densities log sum_j w_ij q(. | x_j) of the joint, ``"joint"``
-    (M,); of each dimension, ``"dims"`` (M, D); and, when ``groups`` are given, of each group
-    of dimensions (its log densities summed), ``"groups"`` (M, G); for z (M, D), mu and logvar
-    (K, D) and log weights (M, K). Also ``"own"`` (M,), log q(z_i | x_own_i) =
-    sum_d log q(z_id | x_own_i,d), the table's entry in the column ``own`` (M,) of each sample's
-    own data point.
+    (M,); summed over the dimensions, ``"dims"`` (M,) = sum_d log sum_j w_ij q(z_id | x_j);
+    and, when ``groups`` are given, summed over the groups of dimensions (each group's log
+    densities summed), ``"groups"`` (M,); for z (M, D), mu and logvar (K, D) and the log
+    weights ``log_w`` = (c, c_own): log w_ij = c for every j but the column ``own`` (M,) of each
+    sample's own data point, where it is c_own (every caller's weights have this form:
+    ``_log_weights``). Also ``"own"`` (M,), log q(z_i | x_own_i) =
+    sum_d log q(z_id | x_own_i,d), the table's entry in that column.
 
     The pairwise table of ``pairwise_log_q`` (transposed) is computed once, a block of rows at
     a time, each block at most ``BLOCK_ELEMENTS`` values: the same arithmetic as one table, but
     each block fits in cache and is reused from the allocator instead of being requested from
     the operating system afresh, which costs more than the arithmetic at M = 1024.
     """
-    group_of = None
+    group_of, group_sizes = None, ()
     if groups is not None:  # (D,): the group of each dimension, for index_add_ over dimensions
         group_of = [g for d in range(z.shape[1]) for g, dims in enumerate(groups) if d in dims]
-        group_of = torch.tensor(group_of, device=z.device)
-    mu_t, logvar_t = mu.T.contiguous(), logvar.T.contiguous()
+        group_of, group_sizes = torch.tensor(group_of, device=z.device), tuple(len(g) for g in groups)
     rows = max(1, BLOCK_ELEMENTS // mu.numel())
-    blocks = [_BlockLogs.apply(z[s:s + rows], mu_t, logvar_t, log_w[s:s + rows], own[s:s + rows],
-                               group_of, len(groups or ()))
-              for s in range(0, len(z), rows)]
+    if rows >= len(z):  # one block: no slices of z, whose backward would copy the gradient into zeros
+        blocks = [_BlockLogs.apply(z, mu, logvar, log_w, own, group_of, group_sizes)]
+    else:
+        blocks = [_BlockLogs.apply(z[s:s + rows], mu, logvar, log_w, own[s:s + rows], group_of, group_sizes)
+                  for s in range(0, len(z), rows)]
     names = ("own", "joint", "dims", "groups") if groups is not None else ("own", "joint", "dims")
     return {k: torch.cat([blk[n] for blk in blocks]) if len(blocks) > 1 else blocks[0][n]
             for n, k in enumerate(names)}
@@ -219,7 +297,7 @@ def _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups=None):
     if z.shape != mu.shape:
         raise ValueError(f"z must have one sample per row of mu: z {tuple(z.shape)}, mu {tuple(mu.shape)}")
     groups = None if groups is None else check_groups(groups, z.shape[1])
-    log_w = importance_weights(len(z), dataset_size, estimator, dtype=z.dtype).to(z.device)
+    log_w = _log_weights(len(z), dataset_size, estimator)
     return _mixture_logs(z, mu, logvar, log_w, torch.arange(len(z), device=z.device), groups)
 
 
@@ -236,7 +314,7 @@ def log_qz(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dataset_size
     derivation and the bias of each).
     """
     logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator)
-    return logs["joint"], logs["dims"].sum(1)
+    return logs["joint"], logs["dims"]
 
 
 def _reduce(terms: dict[str, torch.Tensor], reduction: str) -> dict[str, torch.Tensor]:
@@ -251,7 +329,7 @@ def _log_prior(z: torch.Tensor) -> torch.Tensor:
 
 def _decomposition(logs, z):
     """Per-sample MI, TC and dimension-wise KL (each (M,)) from the mixture logs."""
-    log_prod = logs["dims"].sum(1)
+    log_prod = logs["dims"]
     return {"mi": logs["own"] - logs["joint"], "tc": logs["joint"] - log_prod,
             "dwkl": log_prod - _log_prior(z)}
 
@@ -285,7 +363,7 @@ def kl_decomposition_exact(z: torch.Tensor, mu_all: torch.Tensor, logvar_all: to
     if len(index) and (index.min() < 0 or index.max() >= len(mu_all)):
         raise ValueError(f"index must lie in [0, {len(mu_all) - 1}] (rows of mu_all), got values in "
                          f"[{index.min().item()}, {index.max().item()}]")
-    log_w = torch.full((len(z), len(mu_all)), -math.log(len(mu_all)), dtype=z.dtype, device=z.device)
+    log_w = (-math.log(len(mu_all)),) * 2  # w_ij = 1/N for every j
     logs = _mixture_logs(z, mu_all, logvar_all, log_w, index.long().to(z.device))
     return _reduce(_decomposition(logs, z), reduction)
 
@@ -322,7 +400,7 @@ def hierarchical_tc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, dat
     estimator. Returns batch means, or (M,) terms with ``reduction="none"``.
     """
     logs = _minibatch_logs(z, mu, logvar, dataset_size, estimator, groups)
-    log_groups, log_dims = logs["groups"].sum(1), logs["dims"].sum(1)
+    log_groups, log_dims = logs["groups"], logs["dims"]
     terms = {"mi": logs["own"] - logs["joint"], "between": logs["joint"] - log_groups,
              "within": log_groups - log_dims, "dwkl": log_dims - _log_prior(z)}
     return _reduce(terms, reduction)
