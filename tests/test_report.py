@@ -19,7 +19,9 @@ def test_markdown_table_formats_each_kind_of_value_and_marks_missing_ones():
     table = report.markdown_table({"PCA": {"mse": 0.02346, "n": 10}, "VAE": {"mse": 0.5, "elbo": -23.687}},
                                   ["mse", "n", "elbo"])
     assert table.splitlines() == ["| model | mse | n | elbo |", "|---|---|---|---|",
-                                  "| PCA | 0.0235 | 10 | - |", "| VAE | 0.5000 | - | -23.7 |"]
+                                  "| PCA | 0.0235 | 10 | - |", "| VAE | 0.5000 | - | -23.69 |"]
+    mixed = report.markdown_table({"a": {"tc": 4.4677, "nll": 123.45}, "b": {"tc": 0.563, "nll": 9.0}}, ["tc", "nll"])
+    assert mixed.splitlines()[2:] == ["| a | 4.47 | 123.5 |", "| b | 0.56 | 9.0 |"]  # one format per column
 
 
 def test_markdown_table_needs_columns():

@@ -29,18 +29,26 @@ def proof(label: str, value: float, *, target: str | None = None, ok: bool | Non
 
 def markdown_table(rows: dict[str, dict[str, float | int]], columns: list[str], *, key: str = "model") -> str:
     """A Markdown table with one row per entry of ``rows`` (name -> {column: value}) and the
-    given ``columns``: ints as they are, |v| < 1 to 4 decimals, larger floats to 1 decimal, and
-    "-" where a row has no value for a column (e.g. an ELBO for a model that has none)."""
+    given ``columns``: ints as they are; floats to as many decimals as the column's largest |v|
+    allows, 4 below 1, 2 below 100, else 1 (one column, one format: 4.47 beside 0.56, not 4.5
+    beside 0.5630); "-" where a row has no value for a column (e.g. an ELBO for a model that has
+    none)."""
     if not columns:
         raise ValueError("columns must name at least one column, got []")
 
-    def cell(v: float | int | None) -> str:
+    def decimals(column: str) -> int:
+        largest = max((abs(row[column]) for row in rows.values() if isinstance(row.get(column), float)), default=0.0)
+        return 4 if largest < 1 else 2 if largest < 100 else 1
+
+    places = {c: decimals(c) for c in columns}
+
+    def cell(v: float | int | None, column: str) -> str:
         if v is None:
             return "-"
-        return f"{v:d}" if isinstance(v, int) else f"{v:.4f}" if abs(v) < 1 else f"{v:.1f}"
+        return f"{v:d}" if isinstance(v, int) else f"{v:.{places[column]}f}"
 
     lines = [f"| {key} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(cell(row.get(c)) for c in columns) + " |" for name, row in rows.items()]
+    lines += [f"| {name} | " + " | ".join(cell(row.get(c), c) for c in columns) + " |" for name, row in rows.items()]
     return "\n".join(lines)
 
 
