@@ -38,7 +38,7 @@ METHODS = ("beta-VAE", "beta-TCVAE", "HFVAE", "FactorVAE")
 _TRAINING_CODE = ("recipe", "factorvae", *model_cache.TRAINING_CODE)
 
 BETA_SWEEP = (1.0, 2.0, 4.0, 8.0)  # notebook 08's beta-VAEs (seed 0), the curve 09 and 10 draw
-TC_SWEEP = (4.0, 8.0)              # notebook 09's beta-TCVAEs (seed 0) beside the sweep (+ BETA_TC)
+TC_SWEEP = (8.0,)                  # notebook 09's beta-TCVAEs (seed 0) beside the sweep (+ BETA_TC)
 BETA_VAE = 4.0                     # the beta-VAE that notebooks 09, 10 and 13 compare with
 BETA_TC = 6.0                      # the weight on the TC: beta-TCVAE's, FactorVAE's 1 + gamma, and
                                    # HFVAE's on the between-group TC
