@@ -49,7 +49,7 @@ def test_prepare_trains_each_model_of_the_notebook_once(prepared_09):
     cache, codes, calls, first = prepared_09
     wanted = recipe.notebook_models(9)
     assert codes == [0, 0]
-    assert len(calls) == len(wanted) == len(first) == 8  # quick mode: one seed
+    assert len(calls) == len(wanted) == len(first) == 7  # quick mode: one seed
     assert calls == [f"{m.method} beta={m.beta:g} seed {m.seed}" for m in wanted]
     assert saved(cache) == first  # the second run loaded, wrote nothing
 
@@ -105,7 +105,7 @@ def test_ctrl_c_keeps_whole_models_and_a_rerun_continues(tiny, capsys, monkeypat
 def test_the_listed_models_are_the_notebooks_comparisons(monkeypatch):
     monkeypatch.delenv("VAE_COURSE_QUICK", raising=False)
     nine, ten = recipe.notebook_models(9), recipe.notebook_models(10)
-    assert len(recipe.notebook_models(8)) == 4 and len(nine) == 6 + 3 + 3 and len(ten) == 3 + 9
+    assert len(recipe.notebook_models(8)) == 4 and len(nine) == 6 + 3 + 1 + 1 and len(ten) == 3 + 9
     assert set(recipe.notebook_models(13)) <= set(ten) and recipe.notebook_models(5) == []
     assert {m.seed for m in ten if m.method == "HFVAE"} == {0, 1, 2}
 
