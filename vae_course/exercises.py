@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.util
 import inspect
 import re
 import signal
@@ -108,7 +107,6 @@ def tasks_of(path: Path) -> list[tuple[str, object]]:
 # --- Running one task: a time limit, a hint, and "returned None" ------------------------
 
 TIME_LIMIT = 60.0  # seconds per task; a correct answer takes well under a second or two
-
 
 
 class TaskTimeout(BaseException):
