@@ -278,16 +278,17 @@ def test_non_finite_posteriors_are_rejected_before_they_turn_into_nan():
         E.log_qz(torch.full((4, 2), float("nan")), torch.zeros(4, 2), torch.zeros(4, 2), 10)
 
 
-@pytest.mark.parametrize("case", ["minibatch", "exact", "own anywhere", "groups", "blocks", "far"])
+@pytest.mark.parametrize("case", ["minibatch", "exact", "own anywhere", "groups", "runs", "blocks", "far"])
 def test_hand_written_backward_passes_gradcheck(tiny, monkeypatch, case):
     """The backward of the mixture logs (issue 18: written by hand, reusing the forward's
     exponentials) against finite differences, for every output: log q(z|x_own), the joint, the
-    dimensions and the groups; own columns on the diagonal (minibatch) or anywhere (exact, and
+    dimensions and the groups (listed in any order, or as runs of consecutive dimensions); own columns on the diagonal (minibatch) or anywhere (exact, and
     with an extra weight on them); "far": a sample 40 from its posterior, whose densities
     underflow under the shift known in advance, so that its block is shifted by its maxima."""
     z, mu, logvar = (t.clone().requires_grad_() for t in tiny)
     own, log_w = torch.arange(N), E._log_weights(N, 40, "mss")
     groups = [[2, 0], [1]] if case in ("groups", "blocks", "own anywhere", "far") else None
+    groups = [[0], [1], [2]] if case == "runs" else groups  # spread by a view in the backward
     if case == "far":
         z = z.detach().index_add(0, torch.tensor([1]), torch.full((1, D), 40.0, dtype=z.dtype)).requires_grad_()
     if case in ("exact", "own anywhere"):
@@ -301,6 +302,35 @@ def test_hand_written_backward_passes_gradcheck(tiny, monkeypatch, case):
 
     assert len(outputs(z, mu, logvar)) == (4 if groups else 3)
     assert torch.autograd.gradcheck(outputs, (z, mu, logvar))
+
+
+def test_group_index_spots_runs_of_one_size():
+    """The backward spreads the groups with a view only when they are runs of consecutive
+    dimensions of one size, in order; any other partition takes the index_select path."""
+    cpu = torch.device("cpu")
+    group_of, sizes, run = E._group_index(((0, 1), (2, 3), (4, 5)), cpu)
+    assert group_of.tolist() == [0, 0, 1, 1, 2, 2] and sizes == (2, 2, 2) and run == 2
+    assert E._group_index(((0,), (1,), (2,)), cpu)[2] == 1
+    for groups in (((0, 2), (1, 3)), ((0, 1), (2,)), ((1, 0), (2, 3)), ((2, 3), (0, 1))):
+        assert E._group_index(groups, cpu)[2] == 0, groups
+    assert E._group_index(((2, 3), (0, 1)), cpu)[0].tolist() == [1, 1, 0, 0]
+
+
+def test_both_ways_of_spreading_the_groups_give_the_same_gradients():
+    """The same partition into pairs, as runs (a view in the backward) and listed in another
+    order (index_select): the same terms and the same gradients, in float64."""
+    g = torch.Generator().manual_seed(3)
+    mu = torch.randn(12, 4, generator=g, dtype=torch.float64)
+    logvar = 0.4 * torch.randn(12, 4, generator=g, dtype=torch.float64) - 1.0
+    z = mu + (0.5 * logvar).exp() * torch.randn(12, 4, generator=g, dtype=torch.float64)
+    results = []
+    for groups in ([[0, 1], [2, 3]], [[3, 2], [1, 0]]):
+        leaves = [t.clone().requires_grad_() for t in (z, mu, logvar)]
+        terms = E.hierarchical_tc(*leaves, 50, groups)
+        (terms["mi"] + 2 * terms["between"] + 3 * terms["within"] + terms["dwkl"]).backward()
+        results.append([terms[k].detach() for k in sorted(terms)] + [t.grad for t in leaves])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_samples_far_from_every_posterior_keep_finite_logs():
