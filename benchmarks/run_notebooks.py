@@ -63,7 +63,7 @@ def main() -> int:
     paths = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     paths = [p for p in paths if not args.only or p.name[:2] in {f"{int(n):02d}" for n in args.only}]
     mode = "quick" if args.quick else "full"
-    print(f"| notebook | mode | seconds | status | proof numbers |\n|---|---|---|---|---|", flush=True)
+    print("| notebook | mode | seconds | status | proof numbers |\n|---|---|---|---|---|", flush=True)
     failed = 0
     for path in paths:
         seconds, proofs, status = run(path, args.timeout, args.save)

@@ -1,22 +1,22 @@
-"""Notebooks 07's, 11's and 12's networks (chapter_models): each trained from its own seed, so a cached
-one is what a fresh run trains; loaded with its history (and 12's code-usage record) when its key
-matches, retrained when not."""
+"""Notebooks 07's, 11's, 12's and 14's networks, 12's code priors and 14's flows (chapter_models):
+each trained from its own seed, so a cached one is what a fresh run trains; loaded with its history
+(and 12's code-usage record) when its key matches, retrained when not."""
 import pytest
 import torch
 
 from vae_course import chapter_models, train
 
 NAMES = chapter_models.notebook_networks(7)
-NETWORKS = [(nn, name) for nn in (7, 11, 12) for name in chapter_models.notebook_networks(nn)]
+NETWORKS = [(nn, name) for nn in (7, 11, 12, 14) for name in chapter_models.notebook_networks(nn)]
 
 
 @pytest.fixture
 def short(tmp_path, monkeypatch):
-    """A fresh cache in quick mode, three steps per network of 07 and 24 of 12 (a checkpoint
-    every 2), and the train.fit calls."""
+    """A fresh cache in quick mode, three steps per network of 07, 11 and 14 and 24 of 12 (a
+    checkpoint every 2), and the train.fit calls."""
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
     monkeypatch.setenv("VAE_COURSE_QUICK", "1")
-    for nn, steps in [(7, 3), (11, 3), (12, 24)]:
+    for nn, steps in [(7, 3), (11, 3), (12, 24), (14, 3)]:
         for settings in chapter_models.SETTINGS[nn].values():
             monkeypatch.setitem(settings, "steps", (steps, steps))
     calls, real = [], train.fit
@@ -91,11 +91,34 @@ def test_bad_network_is_rejected_before_training(short, args, match):
     assert short[1] == []
 
 
-def test_notebooks_07_and_12_list_their_networks():
+def test_notebooks_list_their_networks_priors_and_flows():
     assert NAMES == ["Gaussian conv VAE", "VAE", "2-D VAE", "autoencoder"]
     assert chapter_models.notebook_networks(12) == ["VQ-VAE", "VQ-VAE + restarts",
                                                     "VQ-VAE, EMA codebook"]
+    assert chapter_models.notebook_networks(14) == ["VAE", "KL-autoencoder"]
     assert chapter_models.notebook_networks(13) == [] and chapter_models.notebook_networks(8) == []
+    assert chapter_models.notebook_priors(12) == list(chapter_models.PRIORS)
+    assert chapter_models.notebook_priors(14) == ["PixelCNN prior"] and chapter_models.notebook_priors(7) == []
+    assert chapter_models.notebook_flows(14) == ["flow on codes x 0.2 / s", "flow on codes x 1 / s",
+                                                 "flow on codes x 5 / s", "flow prior"]
+    assert chapter_models.notebook_flows(12) == []
+
+
+def test_the_kl_autoencoder_weighs_its_kl_and_reads_grey_digits():
+    """Notebook 14's KL-autoencoder: grey digits (not binarized), no held-out set, and the
+    loss -(rec - 0.05 kl) of its settings' KL weight; its VAE beside it binarizes."""
+    x, x_eval = chapter_models.training_data(14, "KL-autoencoder")
+    assert x_eval is None and len(x.unique()) > 2
+    model, loss_fn = chapter_models.build(14, "KL-autoencoder", tuple(x.shape[1:]))
+    torch.manual_seed(1)
+    loss, logs = loss_fn(model, x[:64], 10)
+    assert chapter_models.SETTINGS[14]["KL-autoencoder"]["beta"] == 0.05
+    assert loss.item() == pytest.approx(-(logs["rec"] - 0.05 * logs["kl"]).item(), rel=1e-5)
+    vae, vae_loss = chapter_models.build(14, "VAE", tuple(x.shape[1:]))
+    seen = []
+    vae.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    vae_loss(vae, x[:64], 10)
+    assert set(seen[0].unique().tolist()) <= {0.0, 1.0}
 
 
 @pytest.fixture
@@ -138,3 +161,47 @@ def test_the_cvae_trains_on_labelled_pairs_and_is_scored_on_held_out_pairs(short
     assert isinstance(model, chapter_models.models.ConditionalVAE) and "elbo" in history.eval
     vae_x, _ = chapter_models.training_data(11, "VAE")
     assert isinstance(vae_x, torch.Tensor) and torch.equal(vae_x, x[0])
+
+
+@pytest.fixture
+def short_flows(short, monkeypatch):
+    """``short``, with flows of three steps."""
+    for settings in chapter_models.FLOWS.values():
+        monkeypatch.setitem(settings, "steps", (3, 3))
+    return short
+
+
+@pytest.mark.parametrize("name", list(chapter_models.FLOWS))
+def test_a_flow_is_fit_once_then_loaded(short_flows, name):
+    _, calls = short_flows
+    assert not chapter_models.is_flow_cached(name) and calls == []  # trains nothing to answer
+    field, history, info = chapter_models.train_flow(name, progress=False)
+    assert not info["cached"] and calls == ["KL-autoencoder", name]
+    again, history2, info2 = chapter_models.train_flow(name, progress=False)
+    assert info2["cached"] and chapter_models.is_flow_cached(name) and len(calls) == 2
+    assert torch.equal(weights(field), weights(again)) and history2.to_dict() == history.to_dict()
+    assert info["s"] == info2["s"] > 0
+
+
+@pytest.mark.parametrize("name", list(chapter_models.FLOWS))
+def test_a_flow_learns_its_scale_of_the_autoencoder_codes(short_flows, name):
+    """The codes scale * mu(x_n) / s: standard deviation ``scale``, s that of the codes mu(x_n)
+    of the training digits under the (cached) KL-autoencoder; held-out codes for the prior only."""
+    codes, held_out, s = chapter_models.flow_codes(name)
+    kl_ae, _, _ = chapter_models.train_network(14, "KL-autoencoder", progress=False)
+    x, _ = chapter_models.training_data(14, "KL-autoencoder")
+    with torch.no_grad():
+        mu = kl_ae.encode(x)[0]
+    scale = chapter_models.FLOWS[name]["scale"]
+    assert s == pytest.approx(mu.std().item()) and codes.std().item() == pytest.approx(scale, rel=1e-5)
+    torch.testing.assert_close(codes, scale * mu / s)
+    assert (held_out is not None) == (name == "flow prior")
+
+
+def test_a_flow_is_refit_when_its_autoencoder_changes(short_flows, monkeypatch):
+    _, calls = short_flows
+    chapter_models.train_flow("flow prior", progress=False)
+    monkeypatch.setitem(chapter_models.SETTINGS[14]["KL-autoencoder"], "seed", 1)
+    assert not chapter_models.is_flow_cached("flow prior")
+    _, _, info = chapter_models.train_flow("flow prior", progress=False)
+    assert not info["cached"] and calls == ["KL-autoencoder", "flow prior"] * 2

@@ -140,9 +140,49 @@ def test_after_prepare_07_its_networks_load_without_training(tiny, capsys, monke
     assert source.count("chapter_models.train_network(7, ") == 4 and "train.fit(" not in source
 
 
+def test_after_prepare_14_its_networks_and_flows_load_without_training(tiny, capsys, monkeypatch):
+    for settings in [*chapter_models.SETTINGS[14].values(), *chapter_models.FLOWS.values(),
+                     *chapter_models.PRIORS.values()]:
+        monkeypatch.setitem(settings, "steps", (3, 3))
+    monkeypatch.setitem(chapter_models.SETTINGS[12]["VQ-VAE + restarts"], "steps", (24, 24))
+    assert cli.main(["prepare", "14"]) == 0
+    out = capsys.readouterr().out
+    assert "trained 9, already cached 0" in out and "trained 12 PixelCNN prior (used in 14)" in out
+    first = saved(tiny)
+    calls = []
+    monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(k["desc"]))
+    digits = data.load_digits("train")
+    loaded = [lineup.train_network("AE", digits.x, digits.y)[2],  # what notebook 14 calls
+              *(chapter_models.train_network(nn, name)[2] for nn, name in
+                [(14, "VAE"), (14, "KL-autoencoder"), (12, "VQ-VAE + restarts")]),
+              chapter_models.train_prior("PixelCNN prior")[2],
+              *(chapter_models.train_flow(name)[2] for name in chapter_models.FLOWS)]
+    assert all(info["cached"] for info in loaded) and calls == [] and saved(tiny) == first
+    source = "".join(c.source for c in nbformat.read(REPO / "notebooks" / "14_latent_generation.ipynb", 4).cells)
+    for call in ['lineup.train_network("AE"', 'chapter_models.train_network(14, "VAE")',
+                 'chapter_models.train_network(14, "KL-autoencoder")',
+                 'chapter_models.train_network(12, "VQ-VAE + restarts")',
+                 'chapter_models.train_prior("PixelCNN prior")', 'chapter_models.train_flow(']:
+        assert call in source
+    # what it still trains itself: the classifier (also 13's) and the 1-D flow of section 3
+    assert "train.fit(" not in source and source.count("flow.fit(") == 1
+
+
 def test_prepare_lists_the_networks_of_07_and_12_the_priors_after_their_vq_vae():
     assert list(cli._planned([7])) == [f"07 {n}" for n in chapter_models.notebook_networks(7)]
     planned = cli._planned([12])
     assert list(planned) == ["12 VQ-VAE", "12 VQ-VAE + restarts", "12 VQ-VAE, EMA codebook",
                              "12 PixelCNN prior", "12 PixelCNN prior, bare maps"]
     assert all(notebooks == [12] for _, _, notebooks in planned.values())
+
+
+
+def test_prepare_lists_14s_borrowed_networks_once_with_each_user():
+    planned = cli._planned([12, 14])
+    labels = list(planned)
+    assert labels.index("12 VQ-VAE + restarts") < labels.index("12 PixelCNN prior")
+    assert labels.index("14 KL-autoencoder") < labels.index("14 flow prior")
+    assert planned["12 VQ-VAE + restarts"][2] == [12, 14] and planned["12 PixelCNN prior"][2] == [12, 14]
+    assert planned["digits AE"][2] == [14] and planned["12 PixelCNN prior, bare maps"][2] == [12]
+    assert list(cli._planned([14])) == ["digits AE", "14 VAE", "14 KL-autoencoder", "12 VQ-VAE + restarts",
+                                        "12 PixelCNN prior", *(f"14 {name}" for name in chapter_models.FLOWS)]

@@ -19,16 +19,23 @@ with an EMA codebook (decay 0.95); each keeps its record of the codes in use on 
 every ``steps // 12`` steps (``vq.usage_checkpoints``) beside its history. Its two PixelCNN priors
 (``PRIORS``, ``code_prior.fit_prior``, seeded there) learn the code maps of the restarted VQ-VAE,
 with or without 20 jittered copies (sigma = 0.3) of each training digit's map.
+
+Notebook 14: 07's VAE (D = 16), trained on the binarized ``digits``; a KL-regularised
+autoencoder (a VAE with D = 8 and KL weight 0.05 on the grey ``digits``); and its flow priors
+(``FLOWS``, ``flow.fit``, seeded there) on the autoencoder's codes of the training digits, scaled
+to unit standard deviation and by a factor. It takes notebook 12's VQ-VAE and PixelCNN prior and
+13's autoencoder (``lineup``) as they are.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from vae_course import (code_prior, config, corruption, data, losses, model_cache, models, train,
-                        validate, vq)
+from vae_course import (code_prior, config, corruption, data, flow, losses, model_cache, models,
+                        train, validate, vq)
 from vae_course.losses import Batch, LossFn
 from vae_course.train import History
 
@@ -52,6 +59,11 @@ SETTINGS: dict[int, dict[str, dict]] = {7: {
                schedule=None, evals=20, checkpoints=12, seed=0, **quantizer)
     for name, quantizer in [("VQ-VAE", {}), ("VQ-VAE + restarts", {"restart": True}),
                             ("VQ-VAE, EMA codebook", {"ema_decay": 0.95})]
+}, 14: {
+    "VAE": dict(data="binarized digits", conditional=False, D=16, hidden=(512, 256), warmup=1000,
+                steps=(5000, 300), lr=2e-3, schedule="cosine", seed=0),
+    "KL-autoencoder": dict(data="grey digits", D=8, hidden=(512, 256), beta=0.05,
+                           steps=(3000, 150), lr=2e-3, schedule="cosine", seed=0),
 }}
 # Notebook 12's code priors: on the restarted VQ-VAE's maps, with jittered copies or bare.
 PRIORS: dict[str, dict] = {
@@ -60,14 +72,32 @@ PRIORS: dict[str, dict] = {
     "PixelCNN prior, bare maps": dict(vqvae="VQ-VAE + restarts", copies=0, width=96,
                                       steps=(1000, 60), seed=0),
 }
+# Notebook 14's flows on the KL-autoencoder's codes mu(x_n) of the training digits, divided by
+# their standard deviation s and multiplied by "scale"; the prior scores the test digits' codes.
+FLOWS: dict[str, dict] = {
+    **{f"flow on codes x {c:g} / s": dict(scale=c, steps=(2000, 66), seed=0) for c in (0.2, 1.0, 5.0)},
+    "flow prior": dict(scale=1.0, steps=(6000, 200), eval=True, seed=0),
+}
 # The code that decides what these networks learn, beyond model_cache.TRAINING_CODE.
-_CODE = (*model_cache.TRAINING_CODE, "corruption", "data", "vq", "code_prior", "chapter_models")
+_CODE = (*model_cache.TRAINING_CODE, "corruption", "data", "vq", "code_prior", "flow", "chapter_models")
 
 
 def notebook_networks(notebook: int) -> list[str]:
-    """The networks notebook ``notebook`` trains through this module (none for most)."""
+    """The networks of its own that notebook ``notebook`` trains through this module (none for most)."""
     validate.positive_int("notebook", notebook, minimum=0)
     return list(SETTINGS.get(notebook, {}))
+
+
+def notebook_priors(notebook: int) -> list[str]:
+    """The code priors of ``PRIORS`` that notebook ``notebook`` uses: both in 12, the first in 14."""
+    validate.positive_int("notebook", notebook, minimum=0)
+    return {12: list(PRIORS), 14: ["PixelCNN prior"]}.get(notebook, [])
+
+
+def notebook_flows(notebook: int) -> list[str]:
+    """The flows of ``FLOWS`` that notebook ``notebook`` uses: all in 14, none elsewhere."""
+    validate.positive_int("notebook", notebook, minimum=0)
+    return list(FLOWS) if notebook == 14 else []
 
 
 def mnist_or_digits() -> tuple[str, data.Dataset, data.Dataset, torch.Tensor]:
@@ -98,9 +128,9 @@ def training_data(notebook: int, name: str) -> tuple[Batch, Batch | None]:
 
 def build(notebook: int, name: str, image_shape: tuple[int, ...]) -> tuple[nn.Module, LossFn]:
     """The untrained network ``name`` of ``notebook`` for images of ``image_shape`` (C, H, W),
-    and its training loss: -ELBO per example (``losses.vae_loss``, binarizing the batch when
-    its data is "binarized"), the squared error per pixel (``corruption``, no noise) or the
-    VQ-VAE's loss (``vq.vqvae_loss``, beta = 0.25)."""
+    and its training loss: -ELBO per example (``losses.vae_loss``, with its KL weight "beta"
+    (default 1), binarizing the batch when its data is "binarized"), the squared error per pixel
+    (``corruption``, no noise) or the VQ-VAE's loss (``vq.vqvae_loss``, beta = 0.25)."""
     _check(notebook, name)
     s = SETTINGS[notebook][name]
     if notebook == 12:
@@ -119,7 +149,8 @@ def build(notebook: int, name: str, image_shape: tuple[int, ...]) -> tuple[nn.Mo
                                 models.MLPDecoder(s["D"], image_shape, s["hidden"][::-1]))
         return ae, corruption.denoising_loss_fn("gaussian", 0.0)
     vae = models.VAE.build("mlp", image_shape, s["D"], hidden=s["hidden"])
-    return vae, losses.vae_loss(warmup_steps=s.get("warmup", 0), transform=data.binarize)
+    binarize = data.binarize if s["data"].startswith("binarized") else None
+    return vae, losses.vae_loss(beta=s.get("beta", 1.0), warmup_steps=s.get("warmup", 0), transform=binarize)
 
 
 def _check(notebook: int, name: str) -> None:
@@ -132,19 +163,38 @@ def _tensors(*batches: Batch | None) -> list[torch.Tensor]:
     return [t for b in batches if b is not None for t in ((b,) if isinstance(b, torch.Tensor) else b)]
 
 
-def _locate(notebook: int, name: str, x: Batch, x_eval: Batch | None):
-    settings = SETTINGS[notebook][name]
-    described = {"notebook": notebook, "network": name, **settings,
-                 "steps": config.pick(*settings["steps"])}
-    tensors = _tensors(x, x_eval)
+def _locate(notebook: int, kind: str, name: str, settings: dict, tensors: list[torch.Tensor]):
+    """The cache key and file of ``name``, a ``kind`` ("network", "prior" or "flow") of
+    ``notebook`` with ``settings``, learnt from ``tensors`` by today's training code."""
+    described = {"notebook": notebook, kind: name, **settings, "steps": config.pick(*settings["steps"])}
     key = model_cache.cache_key(described, tensors, model_cache.module_sources(_CODE))
     slug = "".join(c for c in name if c.isalnum() or c == "-")
     return key, model_cache.cache_path(f"nb{notebook:02d}-{slug}-seed{settings['seed']}", key)
 
 
+def _load_or_fit(entry: tuple[str, object], model: nn.Module,
+                 fit: Callable[[], tuple[nn.Module, History, dict]]) -> tuple[nn.Module, History, dict]:
+    """``model`` with the weights of the cache ``entry`` (key, file), or the network that
+    ``fit()`` trains, saved whole unless its training was interrupted (Ctrl-C). Returns (network
+    in eval mode, history, info): "seconds" (training time), "cached", "path", and what ``fit``
+    keeps beside the weights (its third value, a dict)."""
+    key, path = entry
+    saved = model_cache.load(path, key, model)
+    if saved is not None:
+        kept = {k: v for k, v in saved.items() if k not in ("history", "state_dict", "key")}
+        return model.eval(), History.from_dict(saved["history"]), {"cached": True, "path": path, **kept}
+    start = time.perf_counter()
+    model, history, extra = fit()
+    seconds = time.perf_counter() - start
+    if not history.interrupted:
+        model_cache.save(path, key, model, seconds=seconds, history=history.to_dict(), **extra)
+    return model.eval(), history, {"seconds": seconds, "cached": False, "path": path, **extra}
+
+
 def is_cached(notebook: int, name: str) -> bool:
     """True when the cache holds network ``name`` of ``notebook`` trained on today's data."""
-    key, path = _locate(notebook, name, *training_data(notebook, name))
+    x, x_eval = training_data(notebook, name)
+    key, path = _locate(notebook, "network", name, SETTINGS[notebook][name], _tensors(x, x_eval))
     return model_cache.load(path, key) is not None
 
 
@@ -159,27 +209,20 @@ def train_network(notebook: int, name: str, *, progress: bool = True
     torch.manual_seed(settings["seed"])
     images = x if isinstance(x, torch.Tensor) else x[0]
     model, loss_fn = build(notebook, name, tuple(images.shape[1:]))
-    key, path = _locate(notebook, name, x, x_eval)
-    saved = model_cache.load(path, key, model)
-    if saved is not None:
-        kept = {k: saved[k] for k in ("seconds", "used") if k in saved}
-        info = {"cached": True, "path": path, **kept}
-        return model.eval(), History.from_dict(saved["history"]), info
-    steps, extra = config.pick(*settings["steps"]), {}
-    if "checkpoints" in settings:
-        every = steps // settings["checkpoints"]
-        loss_fn, extra["used"] = vq.usage_checkpoints(loss_fn, x, every=every)
-    start = time.perf_counter()
-    history = train.fit(model, loss_fn, x, steps=steps, eval_data=x_eval, lr=settings["lr"],
-                        eval_every=steps // settings["evals"] if "evals" in settings else None,
-                        lr_schedule=settings["schedule"], seed=settings["seed"], desc=name,
-                        progress=progress)
-    seconds = time.perf_counter() - start
-    if "used" in extra:
-        extra["used"][steps] = vq.code_usage(model.codes(x), model.quantizer.K) > 0
-    if not history.interrupted:
-        model_cache.save(path, key, model, seconds=seconds, history=history.to_dict(), **extra)
-    return model.eval(), history, {"seconds": seconds, "cached": False, "path": path, **extra}
+
+    def fit() -> tuple[nn.Module, History, dict]:
+        steps, fn, extra = config.pick(*settings["steps"]), loss_fn, {}
+        if "checkpoints" in settings:
+            fn, extra["used"] = vq.usage_checkpoints(loss_fn, x, every=steps // settings["checkpoints"])
+        history = train.fit(model, fn, x, steps=steps, eval_data=x_eval, lr=settings["lr"],
+                            eval_every=steps // settings["evals"] if "evals" in settings else None,
+                            lr_schedule=settings["schedule"], seed=settings["seed"], desc=name,
+                            progress=progress)
+        if "used" in extra:
+            extra["used"][steps] = vq.code_usage(model.codes(x), model.quantizer.K) > 0
+        return model, history, extra
+
+    return _load_or_fit(_locate(notebook, "network", name, settings, _tensors(x, x_eval)), model, fit)
 
 
 def prior_maps(name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,22 +241,13 @@ def prior_maps(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return maps, test_maps
 
 
-def _locate_prior(name: str, maps: torch.Tensor, test_maps: torch.Tensor):
-    settings = PRIORS[name]
-    described = {"notebook": 12, "prior": name, **settings,
-                 "steps": config.pick(*settings["steps"])}
-    key = model_cache.cache_key(described, [maps, test_maps], model_cache.module_sources(_CODE))
-    slug = "".join(c for c in name if c.isalnum())
-    return key, model_cache.cache_path(f"nb12-{slug}-seed{settings['seed']}", key)
-
-
 def is_prior_cached(name: str) -> bool:
     """True when the cache holds prior ``name`` and the VQ-VAE whose maps it learns (False,
     without training anything, when that VQ-VAE is not cached)."""
     validate.one_of("name", name, list(PRIORS))
     if not is_cached(12, PRIORS[name]["vqvae"]):
         return False
-    key, path = _locate_prior(name, *prior_maps(name))
+    key, path = _locate(12, "prior", name, PRIORS[name], list(prior_maps(name)))
     return model_cache.load(path, key) is not None
 
 
@@ -225,17 +259,55 @@ def train_prior(name: str, *, progress: bool = True
     maps, test_maps = prior_maps(name)
     settings = PRIORS[name]
     K = SETTINGS[12][settings["vqvae"]]["K"]
-    key, path = _locate_prior(name, maps, test_maps)
+
+    def fit() -> tuple[nn.Module, History, dict]:
+        return (*code_prior.fit_prior(maps, K, config.pick(*settings["steps"]), eval_maps=test_maps,
+                                      width=settings["width"], seed=settings["seed"], desc=name,
+                                      progress=progress), {})
+
     prior = code_prior.CodePrior(K, tuple(maps.shape[1:]), width=settings["width"])
-    saved = model_cache.load(path, key, prior)
-    if saved is not None:
-        info = {"seconds": saved["seconds"], "cached": True, "path": path, "maps": maps}
-        return prior.eval(), History.from_dict(saved["history"]), info
-    start = time.perf_counter()
-    prior, history = code_prior.fit_prior(maps, K, config.pick(*settings["steps"]),
-                                          eval_maps=test_maps, width=settings["width"],
-                                          seed=settings["seed"], desc=name, progress=progress)
-    seconds = time.perf_counter() - start
-    if not history.interrupted:
-        model_cache.save(path, key, prior, seconds=seconds, history=history.to_dict())
-    return prior, history, {"seconds": seconds, "cached": False, "path": path, "maps": maps}
+    model, history, info = _load_or_fit(_locate(12, "prior", name, settings, [maps, test_maps]), prior, fit)
+    return model, history, {**info, "maps": maps}
+
+
+def flow_codes(name: str) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+    """What flow ``name`` of ``FLOWS`` learns: the codes scale * mu(x_n) / s (N, D) of the
+    training digits under notebook 14's KL-autoencoder (``train_network``, trained or loaded),
+    s the standard deviation of all their entries; the test digits' codes mu(x) / s, or None for
+    a flow that scores none; and s."""
+    validate.one_of("name", name, list(FLOWS))
+    settings = FLOWS[name]
+    kl_ae, _, _ = train_network(14, "KL-autoencoder", progress=False)
+    with torch.no_grad():
+        codes = kl_ae.encode(data.load_digits("train").x)[0]
+        held_out = kl_ae.encode(data.load_digits("test").x)[0] if settings.get("eval") else None
+    s = codes.std().item()
+    return settings["scale"] * codes / s, None if held_out is None else held_out / s, s
+
+
+def is_flow_cached(name: str) -> bool:
+    """True when the cache holds flow ``name`` and the KL-autoencoder whose codes it learns
+    (False, without training anything, when that autoencoder is not cached)."""
+    validate.one_of("name", name, list(FLOWS))
+    if not is_cached(14, "KL-autoencoder"):
+        return False
+    codes, held_out, _ = flow_codes(name)
+    key, path = _locate(14, "flow", name, FLOWS[name], _tensors(codes, held_out))
+    return model_cache.load(path, key) is not None
+
+
+def train_flow(name: str, *, progress: bool = True) -> tuple[flow.VelocityMLP, History, dict]:
+    """Fit (``flow.fit``, its default network and optimiser, seeded) or load flow ``name`` of
+    ``FLOWS`` on ``flow_codes(name)``. Returns (velocity network in eval mode, its history,
+    info with "seconds", "cached", "path" and "s", the codes' standard deviation)."""
+    codes, held_out, s = flow_codes(name)
+    settings = FLOWS[name]
+
+    def fit() -> tuple[nn.Module, History, dict]:
+        return (*flow.fit(codes, config.pick(*settings["steps"]), eval_codes=held_out,
+                          seed=settings["seed"], desc=name, progress=progress), {})
+
+    field = flow.VelocityMLP(codes.shape[1])
+    entry = _locate(14, "flow", name, settings, _tensors(codes, held_out))
+    model, history, info = _load_or_fit(entry, field, fit)
+    return model, history, {**info, "s": s}

@@ -213,34 +213,45 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int]]]:
     """Every model that notebooks ``numbers`` train through the model cache, by label: (is it
     cached?, train it, the notebooks that use it). The lists are ``recipe.notebook_models``
-    (the sprites models), ``lineup.notebook_networks`` (notebook 13's digit networks) and
-    ``chapter_models.notebook_networks`` and ``PRIORS`` (notebooks 07's, 11's and 12's networks)."""
+    (the sprites models), ``lineup.notebook_networks`` (notebook 13's digit networks, one of them
+    also 14's) and ``chapter_models``' ``notebook_networks``, ``notebook_priors`` and
+    ``notebook_flows`` (07's, 11's, 12's and 14's); a prior or flow comes after the network
+    whose codes it learns."""
     from functools import partial
 
     from vae_course import chapter_models, data, lineup, recipe
     jobs: dict[str, tuple[Callable, Callable, list[int]]] = {}
+
+    def add(label: str, cached: Callable, fit: Callable, notebook: int) -> None:
+        users = jobs.setdefault(label, (cached, fit, []))[2]
+        if notebook not in users:
+            users.append(notebook)
+
     sprites = [m for nn in numbers for m in recipe.notebook_models(nn)]
     x = recipe.sprites_data().x if sprites else None
     for nn in numbers:
         for m in recipe.notebook_models(nn):
-            jobs.setdefault(str(m), (partial(recipe.is_cached, m, x), partial(
+            add(str(m), partial(recipe.is_cached, m, x), partial(
                 recipe.train_sprites_vae, m.method, x, beta=m.beta, seed=m.seed, gamma=m.gamma,
-                progress=False), []))[2].append(nn)
+                progress=False), nn)
     digits = data.load_digits("train") if any(lineup.notebook_networks(nn) for nn in numbers) else None
     for nn in numbers:
         for name in lineup.notebook_networks(nn):
-            jobs.setdefault(f"digits {name}", (partial(lineup.is_cached, name, digits.x, digits.y),
-                                               partial(lineup.train_network, name, digits.x, digits.y,
-                                                       progress=False), []))[2].append(nn)
+            add(f"digits {name}", partial(lineup.is_cached, name, digits.x, digits.y),
+                partial(lineup.train_network, name, digits.x, digits.y, progress=False), nn)
+    networks = [(nn, owner, name) for nn in numbers for owner, name in
+                [(nn, name) for name in chapter_models.notebook_networks(nn)]
+                + [(12, chapter_models.PRIORS[p]["vqvae"]) for p in chapter_models.notebook_priors(nn)]]
+    for nn, owner, name in networks:
+        add(f"{owner:02d} {name}", partial(chapter_models.is_cached, owner, name),
+            partial(chapter_models.train_network, owner, name, progress=False), nn)
     for nn in numbers:
-        for name in chapter_models.notebook_networks(nn):
-            cached = partial(chapter_models.is_cached, nn, name)
-            fit = partial(chapter_models.train_network, nn, name, progress=False)
-            jobs.setdefault(f"{nn:02d} {name}", (cached, fit, []))[2].append(nn)
-    if 12 in numbers:  # after the VQ-VAE whose code maps they learn
-        for name in chapter_models.PRIORS:
-            jobs[f"12 {name}"] = (partial(chapter_models.is_prior_cached, name),
-                                  partial(chapter_models.train_prior, name, progress=False), [12])
+        for name in chapter_models.notebook_priors(nn):
+            add(f"12 {name}", partial(chapter_models.is_prior_cached, name),
+                partial(chapter_models.train_prior, name, progress=False), nn)
+        for name in chapter_models.notebook_flows(nn):
+            add(f"14 {name}", partial(chapter_models.is_flow_cached, name),
+                partial(chapter_models.train_flow, name, progress=False), nn)
     return jobs
 
 

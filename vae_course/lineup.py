@@ -89,6 +89,6 @@ def train_lineup(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> dict[str, n
 
 def notebook_networks(notebook: int) -> list[str]:
     """The line-up's networks that notebook ``notebook`` trains through the cache: all of
-    ``NAMES`` for notebook 13, none for the others."""
+    ``NAMES`` for notebook 13, the AE for 14 (its plain autoencoder), none for the others."""
     validate.positive_int("notebook", notebook, minimum=0)
-    return list(NAMES) if notebook == 13 else []
+    return {13: list(NAMES), 14: ["AE"]}.get(notebook, [])
