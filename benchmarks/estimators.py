@@ -8,8 +8,9 @@ groups: the median (and the fastest) of several runs, plus the CPU time per call
 With ``--steps``: what the estimators add to a training step of the sprites recipe (issue 18).
 A step (forward, backward, Adam) of beta-TCVAE and of HFVAE against a step of beta-VAE, the same
 MLP on the same batches of 256, at each thread count of ``--thread-counts``: wall-clock and CPU
-ms per step and the ratios, each the median over rounds of that round's ratio (blocks of steps of
-the three losses in turn, so that all meet the same load). Target: both ratios at most 1.25 on
+ms per step and the ratios, each the median over rounds of that round's ratio, with the quartiles
+of those ratios beside it (blocks of steps of the three losses in turn, so that all meet the
+same load). Target: both ratios at most 1.25 on
 2 threads.
 
 Other work on the machine slows the wall-clock figures (with 2 threads, one busy core slows
@@ -54,6 +55,12 @@ def time_call(fn, repeats: int) -> dict[str, float]:
     return {"median": statistics.median(wall), "min": min(wall), "cpu": statistics.median(cpu)}
 
 
+def _median_and_middle_half(values: list[float]) -> str:
+    """The median of ``values`` and, in brackets, their quartiles: how far the rounds spread."""
+    q1, median, q3 = statistics.quantiles(values, n=4)
+    return f"{median:.2f} ({q1:.2f}-{q3:.2f})"
+
+
 def step_ratios(thread_counts: list[int], rounds: int, block: int) -> None:
     """Print the ms per training step of each loss of the recipe and the step-cost ratios
     beta-TCVAE / beta-VAE and HFVAE / beta-VAE at each thread count (see the module docstring)."""
@@ -70,9 +77,10 @@ def step_ratios(thread_counts: list[int], rounds: int, block: int) -> None:
         for clock_name, clock in (("wall", time.perf_counter), ("CPU", time.process_time)):
             t = interleaved_seconds(steps, rounds, {m: block for m in steps}, clock)
             ms = [f"{1e3 * statistics.median(t[m]):.2f}" for m in steps]
-            ratios = [f"{statistics.median(a / b for a, b in zip(t[m], t[base])):.2f}" for m in others]
+            ratios = [_median_and_middle_half([a / b for a, b in zip(t[m], t[base])]) for m in others]
             print(f"| {n_threads} | {clock_name} | {' | '.join(ms)} | {' | '.join(ratios)} |")
     load = os.getloadavg()[0]
+    print("each ratio: the median of the rounds' own ratios, their quartiles in brackets")
     print(f"target: each ratio <= {TARGET_STEP_RATIO} with 2 threads, wall-clock, on an idle machine; load "
           f"average at the end {load:.1f} (above 1: other programs shared the cores)")
 
@@ -88,6 +96,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--block", type=int, default=10, help="training steps per loss and round")
     args = parser.parse_args()
+    if args.steps and args.rounds < 2:
+        parser.error(f"--rounds must be at least 2 (the ratios' quartiles need two rounds), got {args.rounds}")
     if args.steps:
         step_ratios(args.thread_counts, args.rounds, args.block)
         return
