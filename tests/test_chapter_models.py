@@ -121,36 +121,6 @@ def test_the_kl_autoencoder_weighs_its_kl_and_reads_grey_digits():
     assert set(seen[0].unique().tolist()) <= {0.0, 1.0}
 
 
-@pytest.fixture
-def short_priors(short, monkeypatch):
-    """``short``, with priors of four steps."""
-    for settings in chapter_models.PRIORS.values():
-        monkeypatch.setitem(settings, "steps", (4, 4))
-    return short
-
-
-@pytest.mark.parametrize("name", list(chapter_models.PRIORS))
-def test_a_prior_is_fit_once_then_loaded(short_priors, name):
-    _, calls = short_priors
-    assert not chapter_models.is_prior_cached(name) and calls == []  # trains nothing to answer
-    prior, history, info = chapter_models.train_prior(name, progress=False)
-    assert not info["cached"] and calls == ["VQ-VAE + restarts", name]
-    again, history2, info2 = chapter_models.train_prior(name, progress=False)
-    assert info2["cached"] and chapter_models.is_prior_cached(name) and len(calls) == 2
-    assert torch.equal(weights(prior), weights(again)) and history2.to_dict() == history.to_dict()
-    assert torch.equal(info["maps"], info2["maps"])
-    copies = chapter_models.PRIORS[name]["copies"]
-    assert len(info["maps"]) == (1 + copies) * len(chapter_models.training_data(12, "VQ-VAE")[0])
-
-
-def test_a_prior_is_refit_when_its_vq_vae_changes(short_priors, monkeypatch):
-    _, calls = short_priors
-    chapter_models.train_prior("PixelCNN prior, bare maps", progress=False)
-    monkeypatch.setitem(chapter_models.SETTINGS[12]["VQ-VAE + restarts"], "seed", 1)
-    _, _, info = chapter_models.train_prior("PixelCNN prior, bare maps", progress=False)
-    assert not info["cached"] and len(calls) == 4
-
-
 def test_the_cvae_trains_on_labelled_pairs_and_is_scored_on_held_out_pairs(short):
     """Notebook 11's CVAE: (images, labels) in, held-out (binarized images, labels) logged; the
     VAE beside it reads images only."""
@@ -164,27 +134,54 @@ def test_the_cvae_trains_on_labelled_pairs_and_is_scored_on_held_out_pairs(short
 
 
 @pytest.fixture
-def short_flows(short, monkeypatch):
-    """``short``, with flows of three steps."""
-    for settings in chapter_models.FLOWS.values():
-        monkeypatch.setitem(settings, "steps", (3, 3))
+def short_fits(short, monkeypatch):
+    """``short``, with priors of four steps and flows of three."""
+    for fits, steps in [(chapter_models.PRIORS, 4), (chapter_models.FLOWS, 3)]:
+        for settings in fits.values():
+            monkeypatch.setitem(settings, "steps", (steps, steps))
     return short
 
 
-@pytest.mark.parametrize("name", list(chapter_models.FLOWS))
-def test_a_flow_is_fit_once_then_loaded(short_flows, name):
-    _, calls = short_flows
-    assert not chapter_models.is_flow_cached(name) and calls == []  # trains nothing to answer
-    field, history, info = chapter_models.train_flow(name, progress=False)
-    assert not info["cached"] and calls == ["KL-autoencoder", name]
-    again, history2, info2 = chapter_models.train_flow(name, progress=False)
-    assert info2["cached"] and chapter_models.is_flow_cached(name) and len(calls) == 2
-    assert torch.equal(weights(field), weights(again)) and history2.to_dict() == history.to_dict()
-    assert info["s"] == info2["s"] > 0
+# kind: (is it cached?, fit or load it, the network whose codes it learns, what info adds)
+FITS = {"prior": (chapter_models.is_prior_cached, chapter_models.train_prior, "VQ-VAE + restarts", "maps"),
+        "flow": (chapter_models.is_flow_cached, chapter_models.train_flow, "KL-autoencoder", "s")}
+
+
+@pytest.mark.parametrize("kind, name", [("prior", n) for n in chapter_models.PRIORS]
+                         + [("flow", n) for n in chapter_models.FLOWS])
+def test_a_prior_or_flow_is_fit_once_then_loaded(short_fits, kind, name):
+    _, calls = short_fits
+    is_cached, fit, learns_from, added = FITS[kind]
+    assert not is_cached(name) and calls == []  # trains nothing to answer
+    model, history, info = fit(name, progress=False)
+    assert not info["cached"] and calls == [learns_from, name]
+    again, history2, info2 = fit(name, progress=False)
+    assert info2["cached"] and is_cached(name) and len(calls) == 2
+    assert torch.equal(weights(model), weights(again)) and history2.to_dict() == history.to_dict()
+    assert torch.equal(torch.as_tensor(info[added]), torch.as_tensor(info2[added]))
+
+
+@pytest.mark.parametrize("name", list(chapter_models.PRIORS))
+def test_a_prior_learns_the_maps_and_their_jittered_copies(short_fits, name):
+    maps, _ = chapter_models.prior_maps(name)
+    copies = chapter_models.PRIORS[name]["copies"]
+    assert len(maps) == (1 + copies) * len(chapter_models.training_data(12, "VQ-VAE")[0])
+
+
+@pytest.mark.parametrize("kind, name, network", [("prior", "PixelCNN prior, bare maps", (12, "VQ-VAE + restarts")),
+                                                 ("flow", "flow prior", (14, "KL-autoencoder"))])
+def test_a_prior_or_flow_is_refit_when_its_network_changes(short_fits, monkeypatch, kind, name, network):
+    _, calls = short_fits
+    is_cached, fit, _, _ = FITS[kind]
+    fit(name, progress=False)
+    monkeypatch.setitem(chapter_models.SETTINGS[network[0]][network[1]], "seed", 1)
+    assert not is_cached(name)
+    _, _, info = fit(name, progress=False)
+    assert not info["cached"] and calls == [network[1], name] * 2
 
 
 @pytest.mark.parametrize("name", list(chapter_models.FLOWS))
-def test_a_flow_learns_its_scale_of_the_autoencoder_codes(short_flows, name):
+def test_a_flow_learns_its_scale_of_the_autoencoder_codes(short_fits, name):
     """The codes scale * mu(x_n) / s: standard deviation ``scale``, s that of the codes mu(x_n)
     of the training digits under the (cached) KL-autoencoder; held-out codes for the prior only."""
     codes, held_out, s = chapter_models.flow_codes(name)
@@ -196,12 +193,3 @@ def test_a_flow_learns_its_scale_of_the_autoencoder_codes(short_flows, name):
     assert s == pytest.approx(mu.std().item()) and codes.std().item() == pytest.approx(scale, rel=1e-5)
     torch.testing.assert_close(codes, scale * mu / s)
     assert (held_out is not None) == (name == "flow prior")
-
-
-def test_a_flow_is_refit_when_its_autoencoder_changes(short_flows, monkeypatch):
-    _, calls = short_flows
-    chapter_models.train_flow("flow prior", progress=False)
-    monkeypatch.setitem(chapter_models.SETTINGS[14]["KL-autoencoder"], "seed", 1)
-    assert not chapter_models.is_flow_cached("flow prior")
-    _, _, info = chapter_models.train_flow("flow prior", progress=False)
-    assert not info["cached"] and calls == ["KL-autoencoder", "flow prior"] * 2

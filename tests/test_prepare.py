@@ -123,15 +123,21 @@ def test_after_prepare_13_its_line_up_trains_nothing(tiny, capsys, monkeypatch):
     assert "lineup.train_lineup(train_set.x, train_set.y)" in "".join(c.source for c in source.cells)
 
 
-def test_after_prepare_07_its_networks_load_without_training(tiny, capsys, monkeypatch):
-    for settings in chapter_models.SETTINGS[7].values():
-        monkeypatch.setitem(settings, "steps", (3, 3))
-    assert cli.main(["prepare", "07"]) == 0
-    out = capsys.readouterr().out
-    assert "trained 4, already cached 0" in out and "trained 07 autoencoder (used in 07)" in out
-    first = saved(tiny)
+def prepare_then_watch(notebook: str, settings: list[dict], capsys, monkeypatch) -> tuple[str, list[str]]:
+    """`prepare notebook`, with each of ``settings`` cut to three steps; returns what it printed
+    and the list that every later train.fit call adds its description to (training nothing)."""
+    for s in settings:
+        monkeypatch.setitem(s, "steps", (3, 3))
+    assert cli.main(["prepare", notebook]) == 0
     calls = []
     monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(k["desc"]))
+    return capsys.readouterr().out, calls
+
+
+def test_after_prepare_07_its_networks_load_without_training(tiny, capsys, monkeypatch):
+    out, calls = prepare_then_watch("07", list(chapter_models.SETTINGS[7].values()), capsys, monkeypatch)
+    assert "trained 4, already cached 0" in out and "trained 07 autoencoder (used in 07)" in out
+    first = saved(tiny)
     for name in chapter_models.notebook_networks(7):  # what notebook 07 calls
         _, history, info = chapter_models.train_network(7, name)
         assert info["cached"] and history.steps
@@ -141,16 +147,11 @@ def test_after_prepare_07_its_networks_load_without_training(tiny, capsys, monke
 
 
 def test_after_prepare_14_its_networks_and_flows_load_without_training(tiny, capsys, monkeypatch):
-    for settings in [*chapter_models.SETTINGS[14].values(), *chapter_models.FLOWS.values(),
-                     *chapter_models.PRIORS.values()]:
-        monkeypatch.setitem(settings, "steps", (3, 3))
-    monkeypatch.setitem(chapter_models.SETTINGS[12]["VQ-VAE + restarts"], "steps", (24, 24))
-    assert cli.main(["prepare", "14"]) == 0
-    out = capsys.readouterr().out
+    monkeypatch.setitem(chapter_models.SETTINGS[12]["VQ-VAE + restarts"], "steps", (24, 24))  # 12 checkpoints
+    settings = [*chapter_models.SETTINGS[14].values(), *chapter_models.FLOWS.values(), *chapter_models.PRIORS.values()]
+    out, calls = prepare_then_watch("14", settings, capsys, monkeypatch)
     assert "trained 9, already cached 0" in out and "trained 12 PixelCNN prior (used in 14)" in out
     first = saved(tiny)
-    calls = []
-    monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(k["desc"]))
     digits = data.load_digits("train")
     loaded = [lineup.train_network("AE", digits.x, digits.y)[2],  # what notebook 14 calls
               *(chapter_models.train_network(nn, name)[2] for nn, name in
