@@ -34,3 +34,10 @@ def test_mean_std_table_writes_mean_and_spread():
     assert table.splitlines()[2] == "| a | 0.41 ± 0.02 | 8.00 ± 0.50 |"
     with pytest.raises(ValueError, match="columns"):
         report.mean_std_table({}, [])
+
+
+def test_training_says_how_long_and_whether_loaded(capsys):
+    report.training("VAE", {"seconds": 31.6, "cached": False})
+    report.training("flow prior, 6000 steps", {"seconds": 24.2, "cached": True, "path": "x"})
+    assert capsys.readouterr().out.splitlines() == [
+        "VAE: 32 s of training", "flow prior, 6000 steps: 24 s of training (from the cache)"]

@@ -27,6 +27,13 @@ def proof(label: str, value: float, *, target: str | None = None, ok: bool | Non
     print(line)
 
 
+def training(name: str, info: dict) -> None:
+    """Print "name: N s of training", with " (from the cache)" when the network was loaded, for
+    the ``info`` (its "seconds" and "cached") of the course's train-or-load functions
+    (``chapter_models``, ``lineup``, ``recipe``): a loaded network says how long it once took."""
+    print(f"{name}: {info['seconds']:.0f} s of training" + (" (from the cache)" if info["cached"] else ""))
+
+
 def markdown_table(rows: dict[str, dict[str, float | int]], columns: list[str], *, key: str = "model") -> str:
     """A Markdown table with one row per entry of ``rows`` (name -> {column: value}) and the
     given ``columns``: ints as they are; floats to as many decimals as the column's largest |v|
