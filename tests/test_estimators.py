@@ -282,9 +282,10 @@ def test_non_finite_posteriors_are_rejected_before_they_turn_into_nan():
 def test_hand_written_backward_passes_gradcheck(tiny, monkeypatch, case):
     """The backward of the mixture logs (issue 18: written by hand, reusing the forward's
     exponentials) against finite differences, for every output: log q(z|x_own), the joint, the
-    dimensions and the groups (listed in any order, or as runs of consecutive dimensions); own columns on the diagonal (minibatch) or anywhere (exact, and
-    with an extra weight on them); "far": a sample 40 from its posterior, whose densities
-    underflow under the shift known in advance, so that its block is shifted by its maxima."""
+    dimensions and the groups (listed in any order, or as runs of consecutive dimensions); own
+    columns on the diagonal (minibatch) or anywhere (exact, and with an extra weight on them);
+    "far": a sample 40 from its posterior, whose densities underflow under the shift known in
+    advance, so that its block is shifted by its maxima."""
     z, mu, logvar = (t.clone().requires_grad_() for t in tiny)
     own, log_w = torch.arange(N), E._log_weights(N, 40, "mss")
     groups = [[2, 0], [1]] if case in ("groups", "blocks", "own anywhere", "far") else None

@@ -278,8 +278,9 @@ def flow_codes(name: str) -> tuple[torch.Tensor, torch.Tensor | None, float]:
     validate.one_of("name", name, list(FLOWS))
     settings = FLOWS[name]
     kl_ae, _, _ = train_network(14, "KL-autoencoder", progress=False)
+    x, _ = training_data(14, "KL-autoencoder")
     with torch.no_grad():
-        codes = kl_ae.encode(data.load_digits("train").x)[0]
+        codes = kl_ae.encode(x)[0]
         held_out = kl_ae.encode(data.load_digits("test").x)[0] if settings.get("eval") else None
     s = codes.std().item()
     return settings["scale"] * codes / s, None if held_out is None else held_out / s, s

@@ -239,12 +239,12 @@ def _planned(numbers: list[int]) -> dict[str, tuple[Callable, Callable, list[int
         for name in lineup.notebook_networks(nn):
             add(f"digits {name}", partial(lineup.is_cached, name, digits.x, digits.y),
                 partial(lineup.train_network, name, digits.x, digits.y, progress=False), nn)
-    networks = [(nn, owner, name) for nn in numbers for owner, name in
-                [(nn, name) for name in chapter_models.notebook_networks(nn)]
-                + [(12, chapter_models.PRIORS[p]["vqvae"]) for p in chapter_models.notebook_priors(nn)]]
-    for nn, owner, name in networks:
-        add(f"{owner:02d} {name}", partial(chapter_models.is_cached, owner, name),
-            partial(chapter_models.train_network, owner, name, progress=False), nn)
+    for nn in numbers:  # its own networks, then the VQ-VAEs whose maps its priors learn
+        own = [(nn, name) for name in chapter_models.notebook_networks(nn)]
+        vqvaes = [(12, chapter_models.PRIORS[p]["vqvae"]) for p in chapter_models.notebook_priors(nn)]
+        for owner, name in own + vqvaes:
+            add(f"{owner:02d} {name}", partial(chapter_models.is_cached, owner, name),
+                partial(chapter_models.train_network, owner, name, progress=False), nn)
     for nn in numbers:
         for name in chapter_models.notebook_priors(nn):
             add(f"12 {name}", partial(chapter_models.is_prior_cached, name),

@@ -204,8 +204,8 @@ class _BlockLogs(torch.autograd.Function):
         every column j but the row's own data point, own[i] (own (B,)), where it is c_own;
         group_of (D,) the group of each dimension, or None, group_sizes the number of
         dimensions in each, and run their common size when the groups are runs of consecutive
-        dimensions of one size (0 when not, see ``_group_index``). Returns log q(z_i|x_own) (B,), the joint (B,), the sum of the
-        dimensions' logs (B,) and the sum of the groups' logs (B,)."""
+        dimensions of one size (0 when not, see ``_group_index``). Returns log q(z_i|x_own) (B,),
+        the joint (B,), the sum of the dimensions' logs (B,) and the sum of the groups' logs (B,)."""
         c, c_own = log_w
         dim, k_pos = z.shape[1], mu.shape[0]
         mu_t, logvar_t = mu.T.contiguous(), logvar.T.contiguous()  # (D, K): each table's rows run over k
@@ -306,9 +306,8 @@ def _mixture_logs(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_w
     if rows >= len(z):  # one block: no slices of z, whose backward would copy the gradient into zeros
         blocks = [_BlockLogs.apply(z, mu, logvar, log_w, own, group_of, group_sizes, run)]
     else:
-        blocks = [_BlockLogs.apply(z[s:s + rows], mu, logvar, log_w, own[s:s + rows], group_of, group_sizes,
-                                     run)
-                  for s in range(0, len(z), rows)]
+        blocks = [_BlockLogs.apply(z[s:s + rows], mu, logvar, log_w, own[s:s + rows], group_of,
+                                   group_sizes, run) for s in range(0, len(z), rows)]
     names = ("own", "joint", "dims", "groups") if groups is not None else ("own", "joint", "dims")
     return {k: torch.cat([blk[n] for blk in blocks]) if len(blocks) > 1 else blocks[0][n]
             for n, k in enumerate(names)}

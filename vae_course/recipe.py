@@ -3,8 +3,8 @@
 Every model that the disentanglement notebooks compare (beta-VAE, beta-TCVAE, HFVAE, FactorVAE)
 is the same MLP VAE trained on the same data with the same optimiser for the same number of
 steps; only the loss differs (FactorVAE draws twice the batch: one half for the VAE, the other
-for its discriminator's permuted codes). The choices, measured in ``benchmarks/mig_table.py`` and explained in
-notebook 08:
+for its discriminator's permuted codes). The choices, measured in ``benchmarks/mig_table.py``
+and explained in notebook 08:
 
 - the whole factorial set (``sprites.make(None, grid=True)``, 11,520 images): every factor
   combination once, so the factors are exactly independent and uniform, as the MIG assumes;
